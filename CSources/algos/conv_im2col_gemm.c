@@ -1,0 +1,7 @@
+/* im2col + BLAS sgemm convolution (placeholder: declines every shape until implemented). */
+#include "internal.h"
+static ck_status applicable(const ck_conv2d_desc *d, const ck_plan_options *o) {
+    (void)d; (void)o;
+    return ck_fail(CK_ERR_UNSUPPORTED_ALGORITHM, "im2col: not implemented yet");
+}
+const ck_conv_algo ck_conv_algo_im2col = {CK_ALGO_IM2COL, applicable, NULL, NULL, NULL};

@@ -1,0 +1,149 @@
+/* Checked arithmetic, layouts, activations, memory, threads. */
+#include "internal.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(CK_HAVE_OPENBLAS)
+#include <cblas.h>
+void openblas_set_num_threads(int);
+char *openblas_get_config(void);
+#endif
+
+#define CK_STR2(x) #x
+#define CK_STR(x) CK_STR2(x)
+const char *ck_version(void) {
+    return CK_STR(CK_VERSION_MAJOR) "." CK_STR(CK_VERSION_MINOR) "." CK_STR(CK_VERSION_PATCH);
+}
+
+ck_status ck_mul_checked(int64_t a, int64_t b, int64_t *out, const char *what) {
+    int64_t r;
+    if (a < 0 || b < 0 || __builtin_mul_overflow(a, b, &r) || r > CK_MAX_ELEMENTS)
+        return ck_fail(CK_ERR_SIZE_OVERFLOW, "%s: %lld x %lld overflows the element limit (2^40)",
+                       what, (long long)a, (long long)b);
+    *out = r;
+    return CK_OK;
+}
+
+ck_status ck_count4(int64_t n, int64_t c, int64_t h, int64_t w, int64_t *out, const char *what) {
+    int64_t t;
+    CK_CHECK(ck_mul_checked(n, c, &t, what));
+    CK_CHECK(ck_mul_checked(t, h, &t, what));
+    CK_CHECK(ck_mul_checked(t, w, &t, what));
+    *out = t;
+    return CK_OK;
+}
+
+ck_status ck_check_layout(ck_layout layout, bool allow_blocked) {
+    if (layout == CK_LAYOUT_NCHW || layout == CK_LAYOUT_NHWC) return CK_OK;
+    if (layout == CK_LAYOUT_NCHW8C) {
+        if (allow_blocked) return CK_OK;
+        return ck_fail(CK_ERR_INVALID_LAYOUT, "layout NCHW8c is not accepted by this op (use NCHW or NHWC)");
+    }
+    return ck_fail(CK_ERR_INVALID_LAYOUT, "unknown layout value %d", (int)layout);
+}
+
+ck_status ck_check_activation(ck_activation act) {
+    if ((int)act.kind < CK_ACT_NONE || (int)act.kind > CK_ACT_TANH)
+        return ck_fail(CK_ERR_INVALID_ARGUMENT, "unknown activation kind %d", (int)act.kind);
+    if (!isfinite(act.alpha))
+        return ck_fail(CK_ERR_INVALID_ARGUMENT, "activation alpha is not finite");
+    return CK_OK;
+}
+
+float ck_activate(ck_activation act, float v) {
+    switch (act.kind) {
+    case CK_ACT_RELU: return v > 0.f ? v : 0.f;
+    case CK_ACT_RELU6: return v < 0.f ? 0.f : (v > 6.f ? 6.f : v);
+    case CK_ACT_LEAKY_RELU: return v >= 0.f ? v : act.alpha * v;
+    case CK_ACT_SIGMOID: return 1.f / (1.f + expf(-v));
+    case CK_ACT_TANH: return tanhf(v);
+    case CK_ACT_NONE:
+    default: return v;
+    }
+}
+
+ck_status ck_tensor_size(ck_layout layout, int64_t n, int64_t c, int64_t h, int64_t w, int64_t *count) {
+    ck_clear_error();
+    CK_CHECK_PTR(count, "count");
+    CK_CHECK(ck_check_layout(layout, true));
+    if (n < 1 || c < 1 || h < 1 || w < 1)
+        return ck_fail(CK_ERR_INVALID_SHAPE, "tensor shape %lldx%lldx%lldx%lld has a dimension < 1",
+                       (long long)n, (long long)c, (long long)h, (long long)w);
+    int64_t cc = layout == CK_LAYOUT_NCHW8C ? (c + 7) / 8 * 8 : c;
+    return ck_count4(n, cc, h, w, count, "tensor size");
+}
+
+ck_status ck_convert_layout(int64_t n, int64_t c, int64_t h, int64_t w, ck_layout sl, const float *src,
+                            ck_layout dl, float *dst) {
+    int64_t cnt;
+    CK_CHECK(ck_tensor_size(sl, n, c, h, w, &cnt));
+    CK_CHECK(ck_tensor_size(dl, n, c, h, w, &cnt));
+    CK_CHECK_PTR(src, "src");
+    CK_CHECK_PTR(dst, "dst");
+    if (dl == CK_LAYOUT_NCHW8C && c % 8) memset(dst, 0, (size_t)cnt * sizeof(float));
+    for (int64_t in = 0; in < n; in++)
+        for (int64_t ic = 0; ic < c; ic++)
+            for (int64_t ih = 0; ih < h; ih++)
+                for (int64_t iw = 0; iw < w; iw++)
+                    dst[ck_offset(dl, c, h, w, in, ic, ih, iw)] = src[ck_offset(sl, c, h, w, in, ic, ih, iw)];
+    return CK_OK;
+}
+
+void *ck_malloc(size_t bytes) {
+    if (bytes == 0) return NULL;
+    size_t rounded = (bytes + 63) & ~(size_t)63;
+    if (rounded < bytes) return NULL;
+    return aligned_alloc(64, rounded);
+}
+
+void ck_free(void *p) { free(p); }
+
+int ck_max_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+int ck_resolve_threads(int32_t requested) {
+    if (requested <= 0) return ck_max_threads();
+    return requested;
+}
+
+void ck_blas_set_threads(int threads) {
+#if defined(CK_HAVE_OPENBLAS)
+    openblas_set_num_threads(threads);
+#else
+    (void)threads;
+#endif
+}
+
+const char *ck_blas_config(void) {
+#if defined(CK_HAVE_OPENBLAS)
+    const char *c = openblas_get_config();
+    return c ? c : "";
+#elif defined(CK_HAVE_ACCELERATE)
+    return "Accelerate";
+#else
+    return "";
+#endif
+}
+
+static const char *const ck_algo_names[CK_ALGO_COUNT] = {
+    "auto", "reference", "im2col", "direct", "winograd-f2", "winograd-f4", "winograd-f6", "depthwise"};
+
+const char *ck_algorithm_name(ck_algorithm a) {
+    if ((int)a < 0 || (int)a >= CK_ALGO_COUNT) return "unknown";
+    return ck_algo_names[a];
+}
+
+ck_status ck_algorithm_from_name(const char *name, ck_algorithm *algo) {
+    ck_clear_error();
+    CK_CHECK_PTR(name, "name");
+    CK_CHECK_PTR(algo, "algo");
+    for (int i = 0; i < CK_ALGO_COUNT; i++)
+        if (strcmp(name, ck_algo_names[i]) == 0) { *algo = (ck_algorithm)i; return CK_OK; }
+    return ck_fail(CK_ERR_INVALID_ARGUMENT, "unknown algorithm name '%s' (known: auto, reference, im2col, direct, "
+                   "winograd-f2, winograd-f4, winograd-f6, depthwise)", name);
+}

@@ -1,0 +1,81 @@
+// swift-tools-version: 6.2
+//
+// ConvKit: CPU convolution kernels (C core, OpenMP + OpenBLAS), a Swift API
+// that plans and autotunes them, and a model layer on top.
+import PackageDescription
+
+#if os(Linux)
+let openMPLink: [LinkerSetting] = [.linkedLibrary("omp5")]
+#else
+let openMPLink: [LinkerSetting] = [.linkedLibrary("omp")]
+#endif
+
+let package = Package(
+    name: "ConvKit",
+    products: [
+        .library(name: "ConvKit", targets: ["ConvKit"]),
+        .library(name: "ConvKitNN", targets: ["ConvKitNN"]),
+        .library(name: "CConvKit", targets: ["CConvKit"]),
+        .executable(name: "convkit", targets: ["convkit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // OpenBLAS's cblas, found through pkg-config (Debian: libopenblas-dev).
+        .systemLibrary(
+            name: "COpenBLAS",
+            path: "Sources/COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        // The C core: one target, one public header (CSources/include/convkit.h).
+        .target(
+            name: "CConvKit",
+            dependencies: [.target(name: "COpenBLAS", condition: .when(platforms: [.linux]))],
+            path: "CSources",
+            exclude: ["CMakeLists.txt"],
+            publicHeadersPath: "include",
+            cSettings: [
+                .headerSearchPath("core"),
+                .unsafeFlags(["-fopenmp"]),
+                .define("CK_HAVE_OPENBLAS", .when(platforms: [.linux])),
+                .define("CK_HAVE_ACCELERATE", .when(platforms: [.macOS, .iOS])),
+            ],
+            linkerSettings: openMPLink + [
+                .linkedFramework("Accelerate", .when(platforms: [.macOS, .iOS])),
+                .linkedLibrary("m", .when(platforms: [.linux])),
+            ]
+        ),
+        .target(
+            name: "ConvKit",
+            dependencies: ["CConvKit"],
+            path: "Sources/ConvKit"
+        ),
+        .target(
+            name: "ConvKitNN",
+            dependencies: ["ConvKit"],
+            path: "Sources/ConvKitNN"
+        ),
+        .executableTarget(
+            name: "convkit",
+            dependencies: [
+                "ConvKit", "ConvKitNN", "CConvKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/convkit"
+        ),
+        .testTarget(
+            name: "ConvKitTests",
+            dependencies: ["ConvKit", "CConvKit"],
+            path: "Tests/ConvKitTests"
+        ),
+        .testTarget(
+            name: "ConvKitNNTests",
+            dependencies: ["ConvKitNN"],
+            path: "Tests/ConvKitNNTests"
+        ),
+    ],
+    swiftLanguageModes: [.v6],
+    cLanguageStandard: .c11
+)

@@ -1,0 +1,4 @@
+import Testing
+import ConvKitNN
+
+@Test func moduleLoads() { #expect(Bool(true)) }

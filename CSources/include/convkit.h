@@ -111,6 +111,15 @@ const char *ck_blas_config(void);
 /** Maximum OpenMP threads (1 without OpenMP). */
 int ck_max_threads(void);
 
+/** Measure the machine's FP32 FMA throughput (GFLOPS, 2 flops per FMA lane)
+ *  with a register-resident FMA loop for the dispatched ISA, on `threads`
+ *  threads (0 = all cores), for about `seconds` seconds. */
+ck_status ck_measure_fma_peak(int32_t threads, double seconds, double *gflops);
+
+/** Measure streaming memory bandwidth (GB/s, read+write bytes of a large
+ *  copy/scale loop) on `threads` threads (0 = all cores). */
+ck_status ck_measure_bandwidth(int32_t threads, double seconds, double *gbps);
+
 /* ------------------------------------------------------------------------ */
 /* Common descriptor pieces                                                 */
 /* ------------------------------------------------------------------------ */

@@ -57,10 +57,16 @@ let package = Package(
             dependencies: ["ConvKit"],
             path: "Sources/ConvKitNN"
         ),
+        // Benchmark harness behind `convkit bench` (a library so tests can check it).
+        .target(
+            name: "ConvKitBench",
+            dependencies: ["ConvKit", "CConvKit"],
+            path: "Sources/ConvKitBench"
+        ),
         .executableTarget(
             name: "convkit",
             dependencies: [
-                "ConvKit", "ConvKitNN", "CConvKit",
+                "ConvKit", "ConvKitNN", "ConvKitBench", "CConvKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/convkit"
@@ -69,6 +75,11 @@ let package = Package(
             name: "ConvKitTests",
             dependencies: ["ConvKit", "CConvKit"],
             path: "Tests/ConvKitTests"
+        ),
+        .testTarget(
+            name: "ConvKitBenchTests",
+            dependencies: ["ConvKitBench"],
+            path: "Tests/ConvKitBenchTests"
         ),
         .testTarget(
             name: "ConvKitNNTests",

@@ -1,0 +1,4 @@
+import Testing
+import ConvKitBench
+
+@Test func benchModuleLoads() { #expect(Bool(true)) }

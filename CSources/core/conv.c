@@ -119,7 +119,7 @@ ck_status ck_conv2d_algorithm_applicable(const ck_conv2d_desc *d, ck_algorithm a
     CK_CHECK(ck_conv2d_validate(d, NULL, NULL));
     if (algo == CK_ALGO_AUTO) return CK_OK;
     const ck_conv_algo *a = ck_conv_algo_get(algo);
-    if (!a) return ck_fail(CK_ERR_UNSUPPORTED_ALGORITHM, "algorithm '%s' is not implemented in this build", ck_algorithm_name(algo));
+    if (!a) return ck_fail(CK_ERR_UNSUPPORTED_ALGORITHM, "algorithm '%s' has no convolution driver", ck_algorithm_name(algo));
     if (algo >= CK_ALGO_WINOGRAD_F2 && algo <= CK_ALGO_WINOGRAD_F6 && (o.flags & CK_PLAN_NO_WINOGRAD))
         return ck_fail(CK_ERR_UNSUPPORTED_ALGORITHM, "algorithm '%s' requested but the options forbid Winograd",
                        ck_algorithm_name(algo));

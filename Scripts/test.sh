@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# ConvKit's whole test suite (what CI runs):
+#   1. Scripts/setup.sh        system packages (only when missing)
+#   2. swift build + swift test
+#   3. Scripts/check-install.sh  CMake build + ctest + install + C examples
+#   4. ASan + UBSan build of the C core and its tests, with ctest
+# Fails fast.  Environment: JOBS (parallel build jobs, default 2).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+export JOBS=${JOBS:-2}
+START=$SECONDS
+
+section() {
+    printf '\n==================================================================\n'
+    printf '== %s  (+%ds)\n' "$*" "$((SECONDS - START))"
+    printf '==================================================================\n'
+}
+
+section "1/4 setup: system packages"
+Scripts/setup.sh
+
+section "2/4 swift build + swift test"
+swift build -j "$JOBS"
+swift test -j "$JOBS"
+
+section "3/4 CMake build, ctest, install, C examples"
+Scripts/check-install.sh build-check
+
+section "4/4 C core + tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DCONVKIT_SANITIZE=ON \
+      -DCONVKIT_BUILD_TESTS=ON -DCONVKIT_BUILD_EXAMPLES=ON
+cmake --build build-sanitize -j"$JOBS"
+# LeakSanitizer needs ptrace; it is unavailable in some containers, so only ask
+# for leak detection where it works.
+leak=0
+if \
+   echo 'int main(void){return 0;}' | cc -x c -fsanitize=address -o build-sanitize/lsan-probe - 2>/dev/null && \
+   ASAN_OPTIONS=detect_leaks=1 build-sanitize/lsan-probe >/dev/null 2>&1; then
+    leak=1
+fi
+echo "leak detection: $([ $leak = 1 ] && echo on || echo 'off (LeakSanitizer unsupported here)')"
+export ASAN_OPTIONS="detect_leaks=$leak:abort_on_error=1:strict_string_checks=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+ctest --test-dir build-sanitize --output-on-failure -j"$JOBS"
+
+section "all tests passed  (total $((SECONDS - START))s)"

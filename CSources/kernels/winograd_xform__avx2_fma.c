@@ -1,0 +1,198 @@
+/* Winograd F(m x m, 3 x 3): AVX2+FMA transforms (8 channels per vector) and
+ * the 6x16 GEMM micro-kernel.  Any m, driven by the sparse transform matrices
+ * in the geometry. */
+#if defined(__x86_64__)
+#include "winograd_kernels.h"
+#include <immintrin.h>
+
+#define TGT __attribute__((target("avx2,fma")))
+
+TGT static inline __m256i lane_mask(int cl) {
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(cl), idx);
+}
+
+TGT void ck_wino_input__avx2_fma(const ck_wino_geom *g, const float *x, int64_t t, float *V, int64_t vs) {
+    const int a = g->alpha;
+    int64_t n, th, tw;
+    ck_wino_tile_pos(g, t, &n, &th, &tw);
+    const int64_t ih0 = th * g->m - g->pad_top, iw0 = tw * g->m - g->pad_left;
+    const int64_t C = g->C, H = g->H, W = g->W, HW = H * W;
+    const int nhwc = g->layout == CK_LAYOUT_NHWC;
+    const int use_gather = !nhwc && HW * 8 < ((int64_t)1 << 31);
+    const __m256i gidx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)(use_gather ? HW : 0)));
+    int rv[CK_WINO_MAX_ALPHA], cv[CK_WINO_MAX_ALPHA];
+    for (int i = 0; i < a; i++) {
+        rv[i] = ih0 + i >= 0 && ih0 + i < H;
+        cv[i] = iw0 + i >= 0 && iw0 + i < W;
+    }
+    __m256 d[CK_WINO_MAX_ALPHA * CK_WINO_MAX_ALPHA], tmp[CK_WINO_MAX_ALPHA * CK_WINO_MAX_ALPHA];
+    for (int64_t c0 = 0; c0 < C; c0 += 8) {
+        const int cl = (int)(C - c0 < 8 ? C - c0 : 8);
+        const __m256i mk = lane_mask(cl);
+        for (int i = 0; i < a; i++)
+            for (int j = 0; j < a; j++) {
+                __m256 v = _mm256_setzero_ps();
+                if (rv[i] && cv[j]) {
+                    const int64_t ih = ih0 + i, iw = iw0 + j;
+                    if (nhwc) {
+                        const float *p = x + ((n * H + ih) * W + iw) * C + c0;
+                        v = cl == 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mk);
+                    } else {
+                        const float *p = x + ((n * C + c0) * H + ih) * W + iw;
+                        if (use_gather) {
+                            v = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), p, gidx, _mm256_castsi256_ps(mk), 4);
+                        } else {
+                            float buf[8] = {0};
+                            for (int l = 0; l < cl; l++) buf[l] = p[l * HW];
+                            v = _mm256_loadu_ps(buf);
+                        }
+                    }
+                }
+                d[i * a + j] = v;
+            }
+        for (int i = 0; i < a; i++) {
+            const int ne = g->bt.n[i];
+            for (int j = 0; j < a; j++) {
+                __m256 acc = _mm256_mul_ps(_mm256_set1_ps(g->bt.c[i][0]), d[g->bt.idx[i][0] * a + j]);
+                for (int e = 1; e < ne; e++)
+                    acc = _mm256_fmadd_ps(_mm256_set1_ps(g->bt.c[i][e]), d[g->bt.idx[i][e] * a + j], acc);
+                tmp[i * a + j] = acc;
+            }
+        }
+        for (int j = 0; j < a; j++) {
+            const int ne = g->bt.n[j];
+            for (int i = 0; i < a; i++) {
+                __m256 acc = _mm256_mul_ps(_mm256_set1_ps(g->bt.c[j][0]), tmp[i * a + g->bt.idx[j][0]]);
+                for (int e = 1; e < ne; e++)
+                    acc = _mm256_fmadd_ps(_mm256_set1_ps(g->bt.c[j][e]), tmp[i * a + g->bt.idx[j][e]], acc);
+                float *dst = V + (int64_t)(i * a + j) * vs + c0;
+                if (cl == 8) _mm256_storeu_ps(dst, acc);
+                else _mm256_maskstore_ps(dst, mk, acc);
+            }
+        }
+    }
+}
+
+TGT static inline __m256 activate8(ck_activation act, __m256 v) {
+    switch (act.kind) {
+    case CK_ACT_NONE: return v;
+    case CK_ACT_RELU: return _mm256_max_ps(v, _mm256_setzero_ps());
+    case CK_ACT_RELU6: return _mm256_min_ps(_mm256_max_ps(v, _mm256_setzero_ps()), _mm256_set1_ps(6.f));
+    case CK_ACT_LEAKY_RELU: {
+        const __m256 ge = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GE_OQ);
+        return _mm256_blendv_ps(_mm256_mul_ps(v, _mm256_set1_ps(act.alpha)), v, ge);
+    }
+    default: {
+        float b[8];
+        _mm256_storeu_ps(b, v);
+        for (int l = 0; l < 8; l++) b[l] = ck_activate(act, b[l]);
+        return _mm256_loadu_ps(b);
+    }
+    }
+}
+
+TGT void ck_wino_output__avx2_fma(const ck_wino_geom *g, const float *M, int64_t ms, int64_t t,
+                                  const float *residual, float *y) {
+    const int a = g->alpha, m = g->m;
+    int64_t n, th, tw;
+    ck_wino_tile_pos(g, t, &n, &th, &tw);
+    const int64_t p0 = th * m, q0 = tw * m;
+    const int64_t K = g->K, P = g->P, Q = g->Q, PQ = P * Q;
+    const int mi = (int)(P - p0 < m ? P - p0 : m), mj = (int)(Q - q0 < m ? Q - q0 : m);
+    const int nhwc = g->layout == CK_LAYOUT_NHWC;
+    __m256 tmp[CK_WINO_MAX_ALPHA * CK_WINO_MAX_ALPHA];
+    for (int64_t k0 = 0; k0 < K; k0 += 8) {
+        const int kl = (int)(K - k0 < 8 ? K - k0 : 8);
+        const __m256i mk = lane_mask(kl);
+        for (int i = 0; i < mi; i++) {
+            const int ne = g->at.n[i];
+            for (int j = 0; j < a; j++) {
+                __m256 acc = _mm256_mul_ps(_mm256_set1_ps(g->at.c[i][0]),
+                                           _mm256_loadu_ps(M + (int64_t)(g->at.idx[i][0] * a + j) * ms + k0));
+                for (int e = 1; e < ne; e++)
+                    acc = _mm256_fmadd_ps(_mm256_set1_ps(g->at.c[i][e]),
+                                          _mm256_loadu_ps(M + (int64_t)(g->at.idx[i][e] * a + j) * ms + k0), acc);
+                tmp[i * a + j] = acc;
+            }
+        }
+        const __m256 bias = _mm256_loadu_ps(g->bias + k0);
+        for (int i = 0; i < mi; i++) {
+            const int64_t p = p0 + i;
+            for (int j = 0; j < mj; j++) {
+                const int64_t q = q0 + j;
+                __m256 acc = bias;
+                for (int e = 0; e < g->at.n[j]; e++)
+                    acc = _mm256_fmadd_ps(_mm256_set1_ps(g->at.c[j][e]), tmp[i * a + g->at.idx[j][e]], acc);
+                if (nhwc) {
+                    const int64_t o = ((n * P + p) * Q + q) * K + k0;
+                    if (kl == 8) {
+                        if (residual) acc = _mm256_add_ps(acc, _mm256_loadu_ps(residual + o));
+                        _mm256_storeu_ps(y + o, activate8(g->act, acc));
+                    } else {
+                        if (residual) acc = _mm256_add_ps(acc, _mm256_maskload_ps(residual + o, mk));
+                        _mm256_maskstore_ps(y + o, mk, activate8(g->act, acc));
+                    }
+                } else {
+                    const int64_t o = ((n * K + k0) * P + p) * Q + q;
+                    float b[8];
+                    if (residual) {
+                        for (int l = 0; l < kl; l++) b[l] = residual[o + l * PQ];
+                        for (int l = kl; l < 8; l++) b[l] = 0.f;
+                        acc = _mm256_add_ps(acc, _mm256_loadu_ps(b));
+                    }
+                    _mm256_storeu_ps(b, activate8(g->act, acc));
+                    for (int l = 0; l < kl; l++) y[o + l * PQ] = b[l];
+                }
+            }
+        }
+    }
+}
+
+TGT void ck_wino_gemm__avx2_fma(int64_t rows, int64_t C, const float *A, int64_t lda, const float *Bp, float *Mo,
+                                int64_t ldm) {
+    int64_t r = 0;
+    for (; r + 6 <= rows; r += 6) {
+        const float *a0 = A + r * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda, *a4 = a3 + lda, *a5 = a4 + lda;
+        __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
+               c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+        const float *b = Bp;
+        for (int64_t c = 0; c < C; c++, b += 16) {
+            const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+            __m256 av = _mm256_broadcast_ss(a0 + c);
+            c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01);
+            av = _mm256_broadcast_ss(a1 + c);
+            c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11);
+            av = _mm256_broadcast_ss(a2 + c);
+            c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21);
+            av = _mm256_broadcast_ss(a3 + c);
+            c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31);
+            av = _mm256_broadcast_ss(a4 + c);
+            c40 = _mm256_fmadd_ps(av, b0, c40); c41 = _mm256_fmadd_ps(av, b1, c41);
+            av = _mm256_broadcast_ss(a5 + c);
+            c50 = _mm256_fmadd_ps(av, b0, c50); c51 = _mm256_fmadd_ps(av, b1, c51);
+        }
+        float *o = Mo + r * ldm;
+        _mm256_storeu_ps(o, c00); _mm256_storeu_ps(o + 8, c01); o += ldm;
+        _mm256_storeu_ps(o, c10); _mm256_storeu_ps(o + 8, c11); o += ldm;
+        _mm256_storeu_ps(o, c20); _mm256_storeu_ps(o + 8, c21); o += ldm;
+        _mm256_storeu_ps(o, c30); _mm256_storeu_ps(o + 8, c31); o += ldm;
+        _mm256_storeu_ps(o, c40); _mm256_storeu_ps(o + 8, c41); o += ldm;
+        _mm256_storeu_ps(o, c50); _mm256_storeu_ps(o + 8, c51);
+    }
+    for (; r < rows; r++) {
+        const float *a0 = A + r * lda;
+        __m256 c0 = _mm256_setzero_ps(), c1 = c0;
+        for (int64_t c = 0; c < C; c++) {
+            const __m256 av = _mm256_broadcast_ss(a0 + c);
+            c0 = _mm256_fmadd_ps(av, _mm256_loadu_ps(Bp + c * 16), c0);
+            c1 = _mm256_fmadd_ps(av, _mm256_loadu_ps(Bp + c * 16 + 8), c1);
+        }
+        _mm256_storeu_ps(Mo + r * ldm, c0);
+        _mm256_storeu_ps(Mo + r * ldm + 8, c1);
+    }
+}
+
+#else
+typedef int ck_wino_avx2_unused; /* ISO C forbids an empty translation unit */
+#endif

@@ -1,7 +1,8 @@
 /* Winograd development benchmark: times F(2x2), F(4x4), F(6x6) plans on the
  * suite's 3x3 stride-1 layers at 1 and 2 threads and prints direct-equivalent
  * GFLOPS (2*N*K*C*9*P*Q / t, medians of >= 10 runs after warm-up) and the
- * plan-creation time.
+ * plan-creation time (best_GF: from the fastest run, a guide when the machine is
+ * busy).
  *
  *   winograd_dev [--nhwc] [--reps N] [--threads T] [--algo f2|f4|f6] [layer-substring]
  *
@@ -45,7 +46,8 @@ int main(int argc, char **argv) {
     if (reps < 10) reps = 10;
     static const ck_algorithm algos[3] = {CK_ALGO_WINOGRAD_F2, CK_ALGO_WINOGRAD_F4, CK_ALGO_WINOGRAD_F6};
     static const char *anames[3] = {"f2", "f4", "f6"};
-    printf("%-20s %-6s %3s %10s %10s %9s  %s\n", "layer", "algo", "thr", "median_ms", "GFLOPS", "create_ms", "impl");
+    printf("%-20s %-6s %3s %10s %10s %10s %9s  %s\n", "layer", "algo", "thr", "median_ms", "GFLOPS", "best_GF", "create_ms",
+           "impl");
     for (size_t li = 0; li < sizeof layers / sizeof layers[0]; li++) {
         const layer *L = &layers[li];
         if (filter && !strstr(L->name, filter)) continue;
@@ -93,8 +95,8 @@ int main(int argc, char **argv) {
                 }
                 qsort(ts, (size_t)reps, sizeof(double), cmpd);
                 const double med = ts[reps / 2];
-                printf("%-20s %-6s %3d %10.3f %10.1f %9.1f  %s ws=%zuKB\n", L->name, anames[a], t, med * 1e3,
-                       flops / med * 1e-9, cms, ck_plan_impl_name(p), wsz >> 10);
+                printf("%-20s %-6s %3d %10.3f %10.1f %10.1f %9.1f  %s ws=%zuKB\n", L->name, anames[a], t, med * 1e3,
+                       flops / med * 1e-9, flops / ts[0] * 1e-9, cms, ck_plan_impl_name(p), wsz >> 10);
                 fflush(stdout);
                 free(ts);
                 free(ws);

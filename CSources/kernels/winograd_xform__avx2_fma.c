@@ -149,6 +149,36 @@ TGT void ck_wino_output__avx2_fma(const ck_wino_geom *g, const float *M, int64_t
     }
 }
 
+/* R < 6 remaining rows: one pass over the B panel, R (constant after
+ * inlining) rows of accumulators. */
+TGT static inline __attribute__((always_inline)) void gemm_rows(const int R, int64_t C, const float *A, int64_t lda,
+                                                                const float *Bp, float *Mo, int64_t ldm) {
+    __m256 c0[5], c1[5];
+    for (int i = 0; i < R; i++) c0[i] = c1[i] = _mm256_setzero_ps();
+    for (int64_t c = 0; c < C; c++) {
+        const __m256 b0 = _mm256_loadu_ps(Bp + c * 16), b1 = _mm256_loadu_ps(Bp + c * 16 + 8);
+        for (int i = 0; i < R; i++) {
+            const __m256 av = _mm256_broadcast_ss(A + i * lda + c);
+            c0[i] = _mm256_fmadd_ps(av, b0, c0[i]);
+            c1[i] = _mm256_fmadd_ps(av, b1, c1[i]);
+        }
+    }
+    for (int i = 0; i < R; i++) {
+        _mm256_storeu_ps(Mo + i * ldm, c0[i]);
+        _mm256_storeu_ps(Mo + i * ldm + 8, c1[i]);
+    }
+}
+
+TGT static void gemm_tail(int64_t R, int64_t C, const float *A, int64_t lda, const float *Bp, float *Mo, int64_t ldm) {
+    switch (R) {
+    case 1: gemm_rows(1, C, A, lda, Bp, Mo, ldm); break;
+    case 2: gemm_rows(2, C, A, lda, Bp, Mo, ldm); break;
+    case 3: gemm_rows(3, C, A, lda, Bp, Mo, ldm); break;
+    case 4: gemm_rows(4, C, A, lda, Bp, Mo, ldm); break;
+    default: gemm_rows(5, C, A, lda, Bp, Mo, ldm); break;
+    }
+}
+
 TGT void ck_wino_gemm__avx2_fma(int64_t rows, int64_t C, const float *A, int64_t lda, const float *Bp, float *Mo,
                                 int64_t ldm) {
     int64_t r = 0;
@@ -180,17 +210,7 @@ TGT void ck_wino_gemm__avx2_fma(int64_t rows, int64_t C, const float *A, int64_t
         _mm256_storeu_ps(o, c40); _mm256_storeu_ps(o + 8, c41); o += ldm;
         _mm256_storeu_ps(o, c50); _mm256_storeu_ps(o + 8, c51);
     }
-    for (; r < rows; r++) {
-        const float *a0 = A + r * lda;
-        __m256 c0 = _mm256_setzero_ps(), c1 = c0;
-        for (int64_t c = 0; c < C; c++) {
-            const __m256 av = _mm256_broadcast_ss(a0 + c);
-            c0 = _mm256_fmadd_ps(av, _mm256_loadu_ps(Bp + c * 16), c0);
-            c1 = _mm256_fmadd_ps(av, _mm256_loadu_ps(Bp + c * 16 + 8), c1);
-        }
-        _mm256_storeu_ps(Mo + r * ldm, c0);
-        _mm256_storeu_ps(Mo + r * ldm + 8, c1);
-    }
+    if (r < rows) gemm_tail(rows - r, C, A + r * lda, lda, Bp, Mo + r * ldm, ldm);
 }
 
 #else

@@ -231,33 +231,48 @@ static void im2col_nhwc(const ck_conv2d_desc *d, int64_t P, int64_t Q, const flo
 
 /* ---- epilogue: y = act(y + b + residual), one pass ------------------- */
 
-/* y[i] for i < n, bias b[i*bstride] (bstride 0: one scalar, 1: a vector). */
-#define CK_EPI_LOOP(EXPR)                                                                  \
+/* One pass y[i] = act(y[i] + bias + res[i]) for i < n.  BIAS(i) is the bias
+ * expression (a scalar for an NCHW channel span, b[i] for an NHWC pixel); the
+ * variants are spelled out so every loop vectorizes. */
+#define CK_EPI_LOOP(EXPR, BIAS)                                                            \
     do {                                                                                   \
         if (res) {                                                                         \
             if (b)                                                                         \
-                for (int64_t i = 0; i < n; i++) { float v = (y[i] + b[i * bs]) + res[i]; y[i] = (EXPR); } \
+                for (int64_t i = 0; i < n; i++) { float v = (y[i] + (BIAS)) + res[i]; y[i] = (EXPR); } \
             else                                                                           \
                 for (int64_t i = 0; i < n; i++) { float v = y[i] + res[i]; y[i] = (EXPR); } \
         } else if (b) {                                                                    \
-            for (int64_t i = 0; i < n; i++) { float v = y[i] + b[i * bs]; y[i] = (EXPR); } \
+            for (int64_t i = 0; i < n; i++) { float v = y[i] + (BIAS); y[i] = (EXPR); }  \
         } else {                                                                           \
             for (int64_t i = 0; i < n; i++) { float v = y[i]; y[i] = (EXPR); }            \
         }                                                                                  \
     } while (0)
 
-static void epilogue_span(float *restrict y, int64_t n, const float *restrict b, int64_t bs,
-                          const float *restrict res, ck_activation act) {
-    const float alpha = act.alpha;
-    switch (act.kind) {
-    case CK_ACT_RELU: CK_EPI_LOOP(v > 0.f ? v : 0.f); break;
-    case CK_ACT_RELU6: CK_EPI_LOOP(v < 0.f ? 0.f : (v > 6.f ? 6.f : v)); break;
-    case CK_ACT_LEAKY_RELU: CK_EPI_LOOP(v >= 0.f ? v : alpha * v); break;
-    case CK_ACT_SIGMOID:
-    case CK_ACT_TANH: CK_EPI_LOOP(ck_activate(act, v)); break;
-    case CK_ACT_NONE:
-    default: CK_EPI_LOOP(v); break;
-    }
+#define CK_EPI_SWITCH(BIAS)                                                                \
+    do {                                                                                   \
+        const float alpha = act.alpha;                                                     \
+        switch (act.kind) {                                                                \
+        case CK_ACT_RELU: CK_EPI_LOOP(v > 0.f ? v : 0.f, BIAS); break;                     \
+        case CK_ACT_RELU6: CK_EPI_LOOP(v < 0.f ? 0.f : (v > 6.f ? 6.f : v), BIAS); break;  \
+        case CK_ACT_LEAKY_RELU: CK_EPI_LOOP(v >= 0.f ? v : alpha * v, BIAS); break;        \
+        case CK_ACT_SIGMOID:                                                               \
+        case CK_ACT_TANH: CK_EPI_LOOP(ck_activate(act, v), BIAS); break;                   \
+        case CK_ACT_NONE:                                                                  \
+        default: CK_EPI_LOOP(v, BIAS); break;                                              \
+        }                                                                                  \
+    } while (0)
+
+/* bias: NULL or one scalar for the whole span */
+static void epilogue_span_scalar(float *restrict y, int64_t n, const float *b, const float *restrict res,
+                                 ck_activation act) {
+    const float bv = b ? *b : 0.f;
+    CK_EPI_SWITCH(bv);
+}
+
+/* bias: NULL or a vector b[0..n) */
+static void epilogue_span_vector(float *restrict y, int64_t n, const float *restrict b, const float *restrict res,
+                                 ck_activation act) {
+    CK_EPI_SWITCH(b[i]);
 }
 
 static int needs_epilogue(const ck_plan *p, const float *res) {
@@ -280,7 +295,7 @@ static void epilogue_nchw(const ck_plan *p, float *y, const float *res, int64_t 
         const int64_t a = ch * per, e = a + per < cols ? a + per : cols;
         if (a >= e) continue;
         const int64_t o = k * PQ + j0 + a;
-        epilogue_span(y + o, e - a, st->bias ? st->bias + k : NULL, 0, res ? res + o : NULL, p->d.conv.activation);
+        epilogue_span_scalar(y + o, e - a, st->bias ? st->bias + k : NULL, res ? res + o : NULL, p->d.conv.activation);
     }
 }
 
@@ -295,7 +310,7 @@ static void epilogue_nhwc(const ck_plan *p, float *y, const float *res, int64_t 
     for (int64_t it = 0; it < iters; it++) {
         const int64_t a = it * per, e = a + per < pixels ? a + per : pixels;
         for (int64_t px = a; px < e; px++)
-            epilogue_span(y + px * K, K, st->bias, 1, res ? res + px * K : NULL, p->d.conv.activation);
+            epilogue_span_vector(y + px * K, K, st->bias, res ? res + px * K : NULL, p->d.conv.activation);
     }
 }
 

@@ -1,2 +1,2 @@
-import ConvKit
-print("convkit \(convKitVersion)")
+// Entry point of the `convkit` command-line tool.
+ConvKitCommand.main()

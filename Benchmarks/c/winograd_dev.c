@@ -4,7 +4,7 @@
  * plan-creation time (best_GF: from the fastest run, a guide when the machine is
  * busy).
  *
- *   winograd_dev [--nhwc] [--reps N] [--threads T] [--algo f2|f4|f6] [layer-substring]
+ *   winograd_dev [--nhwc] [--reps N] [--threads T] [--algo f2|f4|f6] [--shape N,C,H,W,K] [layer-substring]
  *
  * Set CONVKIT_WINOGRAD_GEMM=blas to time the OpenBLAS product path instead
  * of the own micro-kernel. */
@@ -16,11 +16,12 @@
 #include <time.h>
 
 typedef struct { const char *name; int n, c, h, w, k; } layer;
-static const layer layers[] = {
+static layer layers[] = {
     {"resnet18.l1.3x3", 1, 64, 56, 56, 64},    {"resnet18.l2.3x3", 1, 128, 28, 28, 128},
     {"resnet18.l3.3x3", 1, 256, 14, 14, 256},  {"resnet18.l4.3x3", 1, 512, 7, 7, 512},
     {"resnet18.l1.3x3.b8", 8, 64, 56, 56, 64}, {"vgg16.conv1_2", 1, 64, 224, 224, 64},
     {"vgg16.conv3_2", 1, 256, 56, 56, 256},    {"vgg16.conv5_2", 1, 512, 14, 14, 512},
+    {NULL, 0, 0, 0, 0, 0}, /* --shape N,C,H,W,K */
 };
 
 static double now(void) {
@@ -41,6 +42,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) only_threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--algo") && i + 1 < argc) only_algo = argv[++i];
+        else if (!strcmp(argv[i], "--shape") && i + 1 < argc) {
+            layer *c = &layers[sizeof layers / sizeof layers[0] - 1];
+            if (sscanf(argv[++i], "%d,%d,%d,%d,%d", &c->n, &c->c, &c->h, &c->w, &c->k) == 5) c->name = "custom";
+            filter = "custom";
+        }
         else filter = argv[i];
     }
     if (reps < 10) reps = 10;
@@ -50,6 +56,7 @@ int main(int argc, char **argv) {
            "impl");
     for (size_t li = 0; li < sizeof layers / sizeof layers[0]; li++) {
         const layer *L = &layers[li];
+        if (!L->name) continue;
         if (filter && !strstr(L->name, filter)) continue;
         ck_conv2d_desc d = ck_conv2d_desc_init(L->n, L->c, L->h, L->w, L->k, 3, 3);
         d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;

@@ -6,13 +6,15 @@
  *       im2col into a full column buffer, one cblas_sgemm, then a separate
  *       bias loop (OpenBLAS at the thread count, no OpenMP);
  *   (b) ConvKit's im2col plan (bias on, NCHW; --nhwc adds an NHWC column)
- * at 1 and 2 threads, medians of >= 10 runs (and >= 0.2 s) after warm-up, and
+ * at 1 and 2 threads, medians of >= 15 runs (and >= 0.3 s) after warm-up, the two
+ * interleaved run by run so that load from other processes hits both alike, and
  * prints GFLOPS = 2*N*K*(C/g)*R*S*P*Q / t and the ratio (b)/(a).
  *
  * usage: im2col_dev [--suite FILE] [--layers SUBSTRING] [--threads 1,2] [--nhwc] */
 #define _POSIX_C_SOURCE 200809L
 #include "convkit.h"
 #include <cblas.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,20 +75,27 @@ static void baseline_run(const baseline *B) {
     }
 }
 
-/* median seconds of fn(arg) over >= 10 runs and >= 0.2 s, after 2 warm-ups */
-static double time_median(void (*fn)(void *), void *arg) {
-    fn(arg);
-    fn(arg);
-    double ts[1000];
+/* Median seconds of fa(a) and fb(b), interleaved run by run (so load from
+ * other processes hits both alike), >= MIN_RUNS runs each and >= 0.3 s, after
+ * 2 warm-ups each. */
+#define MIN_RUNS 15
+static void time_pair(void (*fa)(void *), void *a, void (*fb)(void *), void *b, double *ta, double *tb) {
+    fa(a); fb(b); fa(a); fb(b);
+    static double xa[2000], xb[2000];
     int n = 0;
     const double start = now();
-    while (n < 1000 && (n < 10 || now() - start < 0.2)) {
-        const double t0 = now();
-        fn(arg);
-        ts[n++] = now() - t0;
+    while (n < 2000 && (n < MIN_RUNS || now() - start < 0.3)) {
+        double t0 = now();
+        fa(a);
+        xa[n] = now() - t0;
+        t0 = now();
+        fb(b);
+        xb[n++] = now() - t0;
     }
-    qsort(ts, (size_t)n, sizeof ts[0], cmp_double);
-    return ts[n / 2];
+    qsort(xa, (size_t)n, sizeof xa[0], cmp_double);
+    qsort(xb, (size_t)n, sizeof xb[0], cmp_double);
+    *ta = xa[n / 2];
+    *tb = xb[n / 2];
 }
 
 static void baseline_fn(void *a) { baseline_run(a); }
@@ -106,8 +115,7 @@ static void ck_fn(void *a) {
     }
 }
 
-static double time_ck(const layer *L, ck_layout layout, int threads, const float *x, const float *w, const float *b,
-                      float *y, size_t *ws_out) {
+static ck_plan *make_plan(const layer *L, ck_layout layout, int threads, const float *w, const float *b) {
     ck_conv2d_desc d = ck_conv2d_desc_init(L->n, L->c, L->h, L->w, L->k, L->r, L->s);
     d.stride_h = d.stride_w = L->stride;
     d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = L->pad;
@@ -118,21 +126,28 @@ static double time_ck(const layer *L, ck_layout layout, int threads, const float
     memset(&o, 0, sizeof o);
     o.algorithm = CK_ALGO_IM2COL;
     o.threads = threads;
+    ck_plan *plan = NULL;
+    if (ck_conv2d_plan_create(&d, w, b, &o, &plan) != CK_OK) {
+        fprintf(stderr, "%s: plan_create failed: %s\n", L->name, ck_last_error_message());
+        exit(1);
+    }
+    return plan;
+}
+
+/* baseline vs ConvKit in `layout`: medians (seconds) */
+static void time_layer(baseline *B, int threads, ck_layout layout, const float *xl, float *y, double *tb, double *tc,
+                       size_t *ws_out) {
     ckrun r;
     memset(&r, 0, sizeof r);
-    if (ck_conv2d_plan_create(&d, w, b, &o, &r.plan) != CK_OK) {
-        fprintf(stderr, "%s: plan_create failed: %s\n", L->name, ck_last_error_message());
-        return -1;
-    }
+    r.plan = make_plan(B->L, layout, threads, B->w, B->b);
     ck_plan_workspace_size(r.plan, &r.ws_bytes);
     r.ws = r.ws_bytes ? malloc(r.ws_bytes) : NULL;
-    r.x = x;
+    r.x = xl;
     r.y = y;
-    const double t = time_median(ck_fn, &r);
+    time_pair(baseline_fn, B, ck_fn, &r, tb, tc);
     *ws_out = r.ws_bytes;
     free(r.ws);
     ck_plan_destroy(r.plan);
-    return t;
 }
 
 int main(int argc, char **argv) {
@@ -196,16 +211,32 @@ int main(int argc, char **argv) {
             (void)kg;
             const double flops = 2.0 * (double)(L->n * L->k * cg * L->r * L->s) * (double)(P * Q);
             openblas_set_num_threads(threads[t]);
-            baseline B = {L, P, Q, x, w, b, y, col};
-            const double tb = time_median(baseline_fn, &B);
+            float *ybase = malloc((size_t)yn * 4);
+            if (!ybase) return 3;
+            baseline B = {L, P, Q, x, w, b, ybase, col};
             size_t ws = 0;
-            const double tc = time_ck(L, CK_LAYOUT_NCHW, threads[t], x, w, b, y, &ws);
+            double tb, tc;
+            time_layer(&B, threads[t], CK_LAYOUT_NCHW, x, y, &tb, &tc, &ws);
+            /* sanity: same result as the baseline (within float noise) */
+            double maxd = 0, maxy = 0;
+            for (int64_t j = 0; j < yn; j++) {
+                const double dd = fabs((double)y[j] - ybase[j]);
+                if (dd > maxd) maxd = dd;
+                if (fabs(ybase[j]) > maxy) maxy = fabs(ybase[j]);
+            }
+            if (maxd > 1e-4 * (maxy + 1)) fprintf(stderr, "%s: output differs from the baseline by %g\n", L->name, maxd);
             printf("%-22s %3d %10.2f %10.2f %7.2f", L->name, threads[t], flops / tb * 1e-9, flops / tc * 1e-9, tb / tc);
             if (nhwc) {
                 size_t ws2;
-                const double tn = time_ck(L, CK_LAYOUT_NHWC, threads[t], x, w, b, y, &ws2);
-                printf(" %10.2f %7.2f", flops / tn * 1e-9, tb / tn);
+                float *xh = malloc((size_t)xn * 4);
+                if (!xh) return 3;
+                ck_convert_layout(L->n, L->c, L->h, L->w, CK_LAYOUT_NCHW, x, CK_LAYOUT_NHWC, xh);
+                double tb2, tn;
+                time_layer(&B, threads[t], CK_LAYOUT_NHWC, xh, y, &tb2, &tn, &ws2);
+                printf(" %10.2f %7.2f", flops / tn * 1e-9, tb2 / tn);
+                free(xh);
             }
+            free(ybase);
             printf(" %10zu\n", ws);
             fflush(stdout);
             free(x); free(w); free(b); free(y); free(col);

@@ -1,7 +1,402 @@
-/* Direct SIMD convolution (placeholder: declines every shape until implemented). */
+/* Direct SIMD convolution (CK_ALGO_DIRECT): the shared driver.
+ *
+ * Native layout NCHW8c ([N][ceil(C/8)][H][W][8], zero channel tail).  NCHW and
+ * NHWC tensors are converted one image at a time into the workspace, run, and
+ * converted back; the back-conversion also adds the residual and applies the
+ * activation, so no residual copy is needed.
+ *
+ * Weights are packed at plan creation, per group and per chunk of nbk output
+ * blocks (nbk <= 4 blocks of 8 channels), as [cb][R][S][8 c][nbk][8 k] with
+ * zero-padded tails: the micro-kernel streams one tap's 8*nbk*8 weights
+ * contiguously.  The micro-kernel (kernels/conv_direct_ukernel_*) keeps
+ * ur x nbk accumulators in registers (3x32, 4x24, 6x16, 12x8 on AVX2) for the
+ * whole reduction over a chunk of input-channel blocks.
+ *
+ * Blocking and threading: the output of one image/group is seen as a flat
+ * list of P*Q pixels in row-major order, cut into pixel blocks.  A work item
+ * is (image, group, output-channel chunk, pixel block); items are numbered
+ * with the pixel block innermost so a thread's static range reuses one
+ * chunk's weights across consecutive blocks.  Inside an item the input
+ * channel blocks are processed in chunks whose packed weights fit in L1
+ * (partial sums go through the output tile, which stays in L1/L2), and the
+ * pixel block is swept in segments of ur pixels.  Segments inside one row
+ * whose taps are all horizontally inside the input use the interior kernel
+ * (only the vertical tap range is clipped); segments touching the left/right
+ * border, crossing a row end or shorter than ur use the gather kernel, which
+ * reads zeros for out-of-range taps.  Flat pixels mean 7x7 outputs are not
+ * cut into short per-row tails.  1x1 stride-1 unpadded convolutions are
+ * treated as one long row (H*W pixels).
+ *
+ * Groups: groups == 1 for any C and K; groups > 1 only when C/groups and
+ * K/groups are multiples of 8 (channel blocks then never straddle groups);
+ * other grouped shapes are declined (auto falls back to im2col/depthwise). */
 #include "internal.h"
-static ck_status applicable(const ck_conv2d_desc *d, const ck_plan_options *o) {
-    (void)d; (void)o;
-    return ck_fail(CK_ERR_UNSUPPORTED_ALGORITHM, "direct: not implemented yet");
+#include "../kernels/conv_direct_ukernels.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct direct_chunk {
+    int64_t kb0;                      /* first output block (within the group) */
+    int nbk;
+    const ck_direct_ukernel_set *ks;
+} direct_chunk;
+
+typedef struct direct_state {
+    ck_isa isa;
+    int64_t H, W, P, Q;               /* effective geometry (1x1 s1 flattened) */
+    int64_t sh, sw, pt, pl;
+    int64_t CBg, KBg, CBt, KBt;       /* channel blocks per group / total */
+    int64_t nch;                      /* chunks per group */
+    direct_chunk *chunks;             /* nch entries */
+    int64_t ncbc;                     /* input blocks per cache chunk */
+    int64_t group_wsize;              /* packed floats per group */
+    float *w;                         /* packed weights */
+    float *bias;                      /* KBt*8, zero-padded, or NULL */
+    char name[48];
+} direct_state;
+
+/* ---- applicability ------------------------------------------------------ */
+
+static size_t direct_workspace(const ck_conv2d_desc *d, int64_t P, int64_t Q) {
+    if (d->layout == CK_LAYOUT_NCHW8C) return 0;
+    const int64_t cb = (d->c + 7) / 8, kb = (d->k + 7) / 8;
+    return (size_t)(cb * d->h * d->w * 8 + kb * P * Q * 8) * sizeof(float);
 }
-const ck_conv_algo ck_conv_algo_direct = {CK_ALGO_DIRECT, applicable, NULL, NULL, NULL};
+
+static ck_status direct_applicable(const ck_conv2d_desc *d, const ck_plan_options *o) {
+    if (d->groups > 1 && ((d->c / d->groups) % 8 || (d->k / d->groups) % 8))
+        return ck_fail(CK_ERR_UNSUPPORTED_ALGORITHM,
+                       "direct: groups=%lld needs C/groups (%lld) and K/groups (%lld) to be multiples of 8",
+                       (long long)d->groups, (long long)(d->c / d->groups), (long long)(d->k / d->groups));
+    int64_t P, Q;
+    CK_CHECK(ck_conv2d_validate(d, &P, &Q));
+    size_t ws = direct_workspace(d, P, Q);
+    size_t limit = o->workspace_limit ? o->workspace_limit : CK_DEFAULT_WORKSPACE_LIMIT;
+    if (ws > limit)
+        return ck_fail(CK_ERR_UNSUPPORTED_ALGORITHM,
+                       "direct: converting one image to NCHW8c needs %zu bytes of workspace, above the limit of %zu "
+                       "(use CK_LAYOUT_NCHW8C or raise workspace_limit)", ws, limit);
+    return CK_OK;
+}
+
+/* ---- plan creation: packing ----------------------------------------------- */
+
+static const ck_direct_ukernel_set *direct_kernels(ck_isa isa, int nbk) {
+#if defined(__x86_64__)
+    if (isa == CK_ISA_AVX2_FMA) {
+        switch (nbk) {
+        case 1: return &ck_f32_conv_direct_ukernel_12x8__avx2_fma;
+        case 2: return &ck_f32_conv_direct_ukernel_6x16__avx2_fma;
+        case 3: return &ck_f32_conv_direct_ukernel_4x24__avx2_fma;
+        default: return &ck_f32_conv_direct_ukernel_3x32__avx2_fma;
+        }
+    }
+#endif
+    (void)isa; (void)nbk;
+    return &ck_f32_conv_direct_ukernel_4x32__scalar;
+}
+
+/* Main chunk width in output blocks (tunable via CONVKIT_DIRECT_NBK for
+ * development measurements). */
+static int direct_main_nbk(void) {
+    const char *e = getenv("CONVKIT_DIRECT_NBK");
+    if (e && *e >= '1' && *e <= '4' && !e[1]) return *e - '0';
+    return 4;
+}
+
+static ck_status direct_create(ck_plan *plan, const float *wts, const float *bias) {
+    const ck_conv2d_desc *d = &plan->d.conv;
+    direct_state *st = calloc(1, sizeof *st);
+    if (!st) return ck_fail(CK_ERR_OUT_OF_MEMORY, "direct: allocating plan state");
+    plan->algo_state = st;
+    st->isa = ck_dispatch_isa() == CK_ISA_AVX2_FMA ? CK_ISA_AVX2_FMA : CK_ISA_SCALAR;
+    const int64_t G = d->groups, Cg = d->c / G, Kg = d->k / G, R = d->r, S = d->s;
+    st->CBt = (d->c + 7) / 8;
+    st->KBt = (d->k + 7) / 8;
+    st->CBg = G == 1 ? st->CBt : Cg / 8;
+    st->KBg = G == 1 ? st->KBt : Kg / 8;
+    st->H = d->h; st->W = d->w; st->P = plan->out_h; st->Q = plan->out_w;
+    st->sh = d->stride_h; st->sw = d->stride_w; st->pt = d->pad_top; st->pl = d->pad_left;
+    if (R == 1 && S == 1 && d->stride_h == 1 && d->stride_w == 1 && !d->pad_top && !d->pad_left &&
+        !d->pad_bottom && !d->pad_right) {
+        st->W = st->Q = d->h * d->w;   /* one long row */
+        st->H = st->P = 1;
+    }
+
+    /* output-channel chunks: main_nbk blocks each, the remainder last */
+    const int main_nbk = direct_main_nbk();
+    st->chunks = calloc((size_t)st->KBg, sizeof *st->chunks);
+    if (!st->chunks) return ck_fail(CK_ERR_OUT_OF_MEMORY, "direct: allocating the chunk table");
+    st->nch = 0;
+    for (int64_t kb = 0; kb < st->KBg;) {
+        const int nbk = (int)(st->KBg - kb < main_nbk ? st->KBg - kb : main_nbk);
+        st->chunks[st->nch].kb0 = kb;
+        st->chunks[st->nch].nbk = nbk;
+        st->chunks[st->nch].ks = direct_kernels(st->isa, nbk);
+        st->nch++;
+        kb += nbk;
+    }
+
+    /* cache chunk over input blocks: one chunk's packed weights in ~24 KiB */
+    const int64_t per_cb = R * S * 64 * (int64_t)main_nbk * (int64_t)sizeof(float);
+    int64_t budget = 24 * 1024;
+    const char *e = getenv("CONVKIT_DIRECT_L1");
+    if (e && atoi(e) > 0) budget = (int64_t)atoi(e) * 1024;
+    st->ncbc = budget / per_cb;
+    if (st->ncbc < 1) st->ncbc = 1;
+    if (st->ncbc > st->CBg) st->ncbc = st->CBg;
+
+    st->group_wsize = st->CBg * R * S * 64 * st->KBg;
+    int64_t wtotal;
+    CK_CHECK(ck_mul_checked(st->group_wsize, G, &wtotal, "direct: packed weight size"));
+    st->w = ck_malloc((size_t)wtotal * sizeof(float));
+    if (!st->w) return ck_fail(CK_ERR_OUT_OF_MEMORY, "direct: allocating %lld packed weights", (long long)wtotal);
+    for (int64_t g = 0; g < G; g++)
+        for (int64_t ch = 0; ch < st->nch; ch++) {
+            const int64_t kb0 = st->chunks[ch].kb0;
+            const int nbk = st->chunks[ch].nbk;
+            float *dst = st->w + g * st->group_wsize + st->CBg * R * S * 64 * kb0;
+            for (int64_t cb = 0; cb < st->CBg; cb++)
+                for (int64_t r = 0; r < R; r++)
+                    for (int64_t s = 0; s < S; s++)
+                        for (int64_t c = 0; c < 8; c++) {
+                            const int64_t ci = cb * 8 + c;
+                            for (int64_t i = 0; i < nbk * 8; i++) {
+                                const int64_t ko = (kb0 * 8) + i;
+                                *dst++ = (ci < Cg && ko < Kg) ? wts[(((g * Kg + ko) * Cg + ci) * R + r) * S + s] : 0.f;
+                            }
+                        }
+        }
+    if (bias) {
+        st->bias = ck_malloc((size_t)st->KBt * 8 * sizeof(float));
+        if (!st->bias) return ck_fail(CK_ERR_OUT_OF_MEMORY, "direct: allocating bias");
+        for (int64_t k = 0; k < st->KBt * 8; k++) st->bias[k] = k < d->k ? bias[k] : 0.f;
+    }
+    plan->workspace_size = direct_workspace(d, plan->out_h, plan->out_w);
+    snprintf(st->name, sizeof st->name, "direct/%s", st->isa == CK_ISA_AVX2_FMA ? "avx2_fma" : "scalar");
+    plan->impl_name = st->name;
+    return CK_OK;
+}
+
+static void direct_destroy(ck_plan *plan) {
+    direct_state *st = plan->algo_state;
+    if (!st) return;
+    ck_free(st->w);
+    ck_free(st->bias);
+    free(st->chunks);
+    free(st);
+    plan->algo_state = NULL;
+}
+
+/* ---- layout conversion ----------------------------------------------------- */
+
+static void to_blocked(ck_layout layout, const float *src, int64_t C, int64_t H, int64_t W, float *dst, int nt) {
+    const int64_t CB = (C + 7) / 8, HW = H * W;
+    (void)nt;
+    if (layout == CK_LAYOUT_NCHW) {
+#pragma omp parallel for num_threads(nt) schedule(static) collapse(2)
+        for (int64_t cb = 0; cb < CB; cb++)
+            for (int64_t h = 0; h < H; h++) {
+                float *o = dst + (cb * HW + h * W) * 8;
+                const int64_t nc = C - cb * 8 < 8 ? C - cb * 8 : 8;
+                const float *s = src + cb * 8 * HW + h * W;
+                for (int64_t w = 0; w < W; w++) {
+                    int64_t c = 0;
+                    for (; c < nc; c++) o[w * 8 + c] = s[c * HW + w];
+                    for (; c < 8; c++) o[w * 8 + c] = 0.f;
+                }
+            }
+    } else { /* NHWC */
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t w = 0; w < W; w++) {
+                const float *s = src + (h * W + w) * C;
+                for (int64_t cb = 0; cb < CB; cb++) {
+                    float *o = dst + (cb * HW + h * W + w) * 8;
+                    const int64_t nc = C - cb * 8 < 8 ? C - cb * 8 : 8;
+                    int64_t c = 0;
+                    for (; c < nc; c++) o[c] = s[cb * 8 + c];
+                    for (; c < 8; c++) o[c] = 0.f;
+                }
+            }
+    }
+}
+
+static inline float act_apply(ck_activation a, float v) {
+    switch (a.kind) {
+    case CK_ACT_NONE: return v;
+    case CK_ACT_RELU: return v > 0.f ? v : 0.f;
+    case CK_ACT_RELU6: return v < 0.f ? 0.f : (v > 6.f ? 6.f : v);
+    case CK_ACT_LEAKY_RELU: return v >= 0.f ? v : a.alpha * v;
+    default: return ck_activate(a, v);
+    }
+}
+
+/* y (NCHW/NHWC image) = act(blocked + res) */
+static void from_blocked(ck_layout layout, const float *src, const float *res, ck_activation act, int64_t K,
+                         int64_t P, int64_t Q, float *y, int nt) {
+    const int64_t PQ = P * Q;
+    (void)nt;
+    if (layout == CK_LAYOUT_NCHW) {
+#pragma omp parallel for num_threads(nt) schedule(static) collapse(2)
+        for (int64_t k = 0; k < K; k++)
+            for (int64_t p = 0; p < P; p++) {
+                const float *s = src + ((k / 8) * PQ + p * Q) * 8 + (k % 8);
+                float *o = y + k * PQ + p * Q;
+                const float *rr = res ? res + k * PQ + p * Q : NULL;
+                for (int64_t q = 0; q < Q; q++) {
+                    float v = s[q * 8];
+                    if (rr) v += rr[q];
+                    o[q] = act_apply(act, v);
+                }
+            }
+    } else {
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (int64_t pq = 0; pq < PQ; pq++)
+            for (int64_t k = 0; k < K; k++) {
+                float v = src[((k / 8) * PQ + pq) * 8 + (k % 8)];
+                if (res) v += res[pq * K + k];
+                y[pq * K + k] = act_apply(act, v);
+            }
+    }
+}
+
+/* ---- execution ---------------------------------------------------------------- */
+
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* Run nimg images already in NCHW8c: xb [nimg][CBt][H][W][8] -> yb. */
+static void direct_run(const ck_plan *plan, const direct_state *st, int64_t nimg, const float *xb, float *yb,
+                       const float *resb, ck_activation act, int fused_act) {
+    const ck_conv2d_desc *d = &plan->d.conv;
+    const int64_t G = d->groups, R = d->r, S = d->s;
+    const int64_t H = st->H, W = st->W, P = st->P, Q = st->Q, PQ = P * Q;
+    const int64_t xcbs = H * W * 8, ycbs = PQ * 8;
+    const int64_t sh = st->sh, sw = st->sw, pt = st->pt, pl = st->pl;
+    const int64_t dh = d->dilation_h, dw = d->dilation_w;
+    const int nt = plan->threads;
+    const int ur_main = st->chunks[0].ks->ur_max;
+
+    /* pixel block: output tile of <= ~32 KiB (nbk=4: 256 pixels), at least
+     * ~4 items per thread, a multiple of ur. */
+    const int64_t base = nimg * G * st->nch;
+    int64_t pb = 32 * 1024 / (st->chunks[0].nbk * 32);
+    const int64_t want_blocks = ceil_div(4 * (int64_t)nt, base);
+    if (ceil_div(PQ, pb) < want_blocks) pb = ceil_div(PQ, want_blocks);
+    pb = ceil_div(pb, ur_main) * ur_main;
+    if (pb < 1) pb = 1;
+    const int64_t nblk = ceil_div(PQ, pb);
+    const int64_t nitems = base * nblk;
+
+    int kact = fused_act ? (int)act.kind : CK_ACT_NONE;
+    const int post_act = fused_act && (act.kind == CK_ACT_SIGMOID || act.kind == CK_ACT_TANH);
+    if (post_act) kact = CK_ACT_NONE;
+    const int64_t ktail = d->k % 8;
+
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t it = 0; it < nitems; it++) {
+        const int64_t bi = it % nblk;
+        int64_t t = it / nblk;
+        const int64_t ch = t % st->nch;
+        t /= st->nch;
+        const int64_t g = t % G, n = t / G;
+        const direct_chunk *c = &st->chunks[ch];
+        const ck_direct_ukernel_set *ks = c->ks;
+        const int urm = ks->ur_max;
+        const int64_t f0 = bi * pb, f1 = f0 + pb < PQ ? f0 + pb : PQ;
+        const int64_t kbase = g * st->KBg + c->kb0;
+        const float *ximg = xb + (n * st->CBt + g * st->CBg) * xcbs;
+        float *yimg = yb + (n * st->KBt + kbase) * ycbs;
+        const float *rimg = resb ? resb + (n * st->KBt + kbase) * ycbs : NULL;
+        const float *wch = st->w + g * st->group_wsize + st->CBg * R * S * 64 * c->kb0;
+        const int64_t wcbs = R * S * 64 * c->nbk;
+
+        ck_direct_ukernel_params prm;
+        int64_t ih[CKD_MAX_UR], iw[CKD_MAX_UR], yoff[CKD_MAX_UR];
+        memset(&prm, 0, sizeof prm);
+        prm.x_cb_stride = xcbs;
+        prm.w_cb_stride = wcbs;
+        prm.y_kb_stride = ycbs;
+        prm.H = H; prm.W = W; prm.R = R; prm.S = S;
+        prm.sw = sw; prm.dh = dh; prm.dw = dw;
+        prm.ih = ih; prm.iw = iw; prm.yoff = yoff;
+        prm.nbk = c->nbk;
+        prm.alpha = act.alpha;
+        prm.bias = st->bias ? st->bias + kbase * 8 : NULL;
+
+        for (int64_t cb0 = 0; cb0 < st->CBg; cb0 += st->ncbc) {
+            const int64_t ncb = st->CBg - cb0 < st->ncbc ? st->CBg - cb0 : st->ncbc;
+            prm.ncb = ncb;
+            prm.first = cb0 == 0;
+            prm.last = cb0 + ncb >= st->CBg;
+            prm.act = prm.last ? kact : CK_ACT_NONE;
+            const float *xc = ximg + cb0 * xcbs;
+            prm.w = wch + cb0 * wcbs;
+            for (int64_t f = f0; f < f1;) {
+                const int ur = (int)(f1 - f < urm ? f1 - f : urm);
+                const int64_t p = f / Q, q = f % Q;
+                const int64_t iw0 = q * sw - pl;
+                prm.ur = ur;
+                if (ur == urm && q + ur <= Q && iw0 >= 0 && iw0 + (ur - 1) * sw + (S - 1) * dw < W) {
+                    const int64_t ih0 = p * sh - pt;
+                    int64_t r0 = ih0 >= 0 ? 0 : ceil_div(-ih0, dh);
+                    int64_t r1 = H - 1 - ih0 < 0 ? 0 : (H - 1 - ih0) / dh + 1;
+                    if (r1 > R) r1 = R;
+                    if (r0 > r1) r0 = r1;
+                    prm.x = xc;
+                    prm.ih0 = ih0; prm.iw0 = iw0; prm.r0 = r0; prm.r1 = r1;
+                    prm.y = yimg + f * 8;
+                    prm.res = prm.last && rimg ? rimg + f * 8 : NULL;
+                    ks->interior[ur](&prm);
+                } else {
+                    for (int j = 0; j < ur; j++) {
+                        const int64_t fj = f + j, pj = fj / Q, qj = fj % Q;
+                        ih[j] = pj * sh - pt;
+                        iw[j] = qj * sw - pl;
+                        yoff[j] = fj * 8;
+                    }
+                    prm.x = xc;
+                    prm.y = yimg;
+                    prm.res = prm.last ? rimg : NULL;
+                    ks->gather[ur](&prm);
+                }
+                f += ur;
+            }
+        }
+        if (post_act) {
+            for (int i = 0; i < c->nbk; i++) {
+                float *yo = yimg + i * ycbs;
+                for (int64_t f = f0 * 8; f < f1 * 8; f++) yo[f] = ck_activate(act, yo[f]);
+            }
+        }
+        if (ktail && kbase + c->nbk == st->KBt) {
+            float *yo = yimg + (c->nbk - 1) * ycbs;
+            for (int64_t f = f0; f < f1; f++)
+                for (int64_t k = ktail; k < 8; k++) yo[f * 8 + k] = 0.f;
+        }
+    }
+}
+
+static ck_status direct_execute(const ck_plan *plan, const float *x, float *y, const float *res, void *ws) {
+    const direct_state *st = plan->algo_state;
+    const ck_conv2d_desc *d = &plan->d.conv;
+    if (d->layout == CK_LAYOUT_NCHW8C) {
+        direct_run(plan, st, d->n, x, y, res, d->activation, 1);
+        return CK_OK;
+    }
+    const int64_t P = plan->out_h, Q = plan->out_w;
+    float *xb = ws;
+    float *yb = xb + st->CBt * d->h * d->w * 8;
+    for (int64_t n = 0; n < d->n; n++) {
+        to_blocked(d->layout, x + n * d->c * d->h * d->w, d->c, d->h, d->w, xb, plan->threads);
+        direct_run(plan, st, 1, xb, yb, NULL, d->activation, 0);
+        from_blocked(d->layout, yb, res ? res + n * d->k * P * Q : NULL, d->activation, d->k, P, Q,
+                     y + n * d->k * P * Q, plan->threads);
+    }
+    return CK_OK;
+}
+
+const ck_conv_algo ck_conv_algo_direct = {CK_ALGO_DIRECT, direct_applicable, direct_create, direct_execute,
+                                          direct_destroy};

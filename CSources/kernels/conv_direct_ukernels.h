@@ -1,0 +1,215 @@
+/* Direct-convolution micro-kernels: the parameter block, the kernel sets and
+ * (for the AVX2 kernel files only) the register-blocked kernel template.
+ *
+ * Data layouts the kernels see (all NCHW8c-style, 8 = the AVX2 vector width):
+ *   x: input  [cb][H][W][8]        one image, from the first channel block
+ *   w: weights [cb][R][S][8 c][nbk][8 k]  packed by the driver per chunk of
+ *      nbk output-channel blocks (zero-padded channel tails)
+ *   y: output [kb][P][Q][8]        pixel offsets below are in floats
+ * A kernel call computes ur output pixels x nbk blocks of 8 output channels
+ * (ur*nbk accumulators held in registers for the whole reduction over ncb
+ * input-channel blocks x R x S x 8 channels).
+ *
+ * Two entry points per (ur, nbk) tile:
+ *   interior: the ur pixels lie in one output row at consecutive q (input
+ *             column stride sw) and every horizontal tap is inside the
+ *             input; only kernel rows [r0, r1) are inside (top/bottom padding).
+ *   gather:   ur arbitrary pixels (ih[j], iw[j] = top-left input coordinate,
+ *             possibly negative; yoff[j] = output offset); taps outside the
+ *             input read a zero vector.  Used at the borders, across row ends
+ *             and for the last few pixels.
+ * first: start from the bias (or 0) instead of the values in y.
+ * last:  add the residual (same offsets as y, may be NULL) and apply
+ *        act (only NONE/RELU/RELU6/LEAKY here; the driver applies sigmoid
+ *        and tanh in a pass right after). */
+#ifndef CK_CONV_DIRECT_UKERNELS_H
+#define CK_CONV_DIRECT_UKERNELS_H
+
+#include "internal.h"
+
+#define CKD_MAX_UR 12
+#define CKD_MAX_NBK 4
+
+typedef struct ck_direct_ukernel_params {
+    const float *x;
+    const float *w;
+    float *y;
+    const float *res;
+    const float *bias;       /* nbk*8 floats (zero-padded) or NULL */
+    int64_t ncb;             /* input-channel blocks to reduce */
+    int64_t x_cb_stride;     /* floats between input channel blocks (H*W*8) */
+    int64_t w_cb_stride;     /* floats between packed weight channel blocks */
+    int64_t y_kb_stride;     /* floats between output channel blocks (P*Q*8) */
+    int64_t H, W, R, S;
+    int64_t sw, dh, dw;
+    /* interior */
+    int64_t ih0, iw0, r0, r1;
+    /* gather */
+    const int64_t *ih, *iw, *yoff;
+    int ur, nbk;             /* used by the generic (scalar) kernels */
+    int first, last;
+    int act;                 /* ck_activation_kind */
+    float alpha;
+} ck_direct_ukernel_params;
+
+typedef void (*ck_direct_ukernel_fn)(const ck_direct_ukernel_params *p);
+
+/* One tile family: nbk output-channel blocks, up to ur_max pixels. */
+typedef struct ck_direct_ukernel_set {
+    const char *name;
+    int nbk, ur_max;
+    ck_direct_ukernel_fn interior[CKD_MAX_UR + 1]; /* indexed by ur (1..ur_max) */
+    ck_direct_ukernel_fn gather[CKD_MAX_UR + 1];
+} ck_direct_ukernel_set;
+
+/* The enumerated kernels (one file each). */
+#if defined(__x86_64__)
+extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_12x8__avx2_fma;
+extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_6x16__avx2_fma;
+extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_4x24__avx2_fma;
+extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_3x32__avx2_fma;
+#endif
+/* Generic: any ur <= 4 and nbk <= 4 (runtime), every entry the same function. */
+extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_4x32__scalar;
+
+/* ------------------------------------------------------------------------ */
+/* AVX2 template, instantiated by the conv_direct_ukernel_*__avx2_fma.c files */
+/* ------------------------------------------------------------------------ */
+#if defined(CKD_AVX2_TEMPLATE) && defined(__x86_64__)
+#include <immintrin.h>
+
+#define CKD_TARGET __attribute__((target("avx2,fma")))
+
+static const float ckd_zeros[8] __attribute__((aligned(32))) = {0, 0, 0, 0, 0, 0, 0, 0};
+
+/* One input channel block step of 8 channels at one tap: px(j) is the address
+ * of pixel j's 8 input channels, ws the tap's packed weights [8 c][NBK][8].
+ * Register budget (16 ymm): UR*NBK accumulators plus either NBK weights and
+ * one broadcast (NBK <= UR) or UR broadcasts and one weight (NBK > UR). */
+#define CKD_TAP(PX)                                                                     \
+    do {                                                                                \
+        for (int c = 0; c < 8; c++) {                                                   \
+            if (NBK <= UR) {                                                            \
+                __m256 wv[CKD_MAX_NBK];                                                 \
+                for (int i = 0; i < NBK; i++) wv[i] = _mm256_load_ps(ws + (c * NBK + i) * 8); \
+                for (int j = 0; j < UR; j++) {                                          \
+                    const __m256 b = _mm256_broadcast_ss((PX(j)) + c);                  \
+                    for (int i = 0; i < NBK; i++) acc[j][i] = _mm256_fmadd_ps(b, wv[i], acc[j][i]); \
+                }                                                                       \
+            } else {                                                                    \
+                __m256 bv[CKD_MAX_UR];                                                  \
+                for (int j = 0; j < UR; j++) bv[j] = _mm256_broadcast_ss((PX(j)) + c);  \
+                for (int i = 0; i < NBK; i++) {                                         \
+                    const __m256 wv = _mm256_load_ps(ws + (c * NBK + i) * 8);           \
+                    for (int j = 0; j < UR; j++) acc[j][i] = _mm256_fmadd_ps(bv[j], wv, acc[j][i]); \
+                }                                                                       \
+            }                                                                           \
+        }                                                                               \
+    } while (0)
+
+static inline __attribute__((always_inline)) CKD_TARGET void
+ckd_avx2_kernel(const ck_direct_ukernel_params *p, const int UR, const int NBK, const int GATHER) {
+    __m256 acc[CKD_MAX_UR][CKD_MAX_NBK];
+    int64_t yo[CKD_MAX_UR];
+    const int64_t ykb = p->y_kb_stride;
+    float *const y = p->y;
+    for (int j = 0; j < UR; j++) yo[j] = GATHER ? p->yoff[j] : (int64_t)j * 8;
+    if (p->first) {
+        for (int i = 0; i < NBK; i++) {
+            const __m256 b = p->bias ? _mm256_load_ps(p->bias + i * 8) : _mm256_setzero_ps();
+            for (int j = 0; j < UR; j++) acc[j][i] = b;
+        }
+    } else {
+        for (int j = 0; j < UR; j++)
+            for (int i = 0; i < NBK; i++) acc[j][i] = _mm256_loadu_ps(y + yo[j] + i * ykb);
+    }
+    const int64_t W8 = p->W * 8, S = p->S, R = p->R, wrs = 64 * NBK;
+    const int64_t xcbs = p->x_cb_stride, wcbs = p->w_cb_stride, ncb = p->ncb;
+    if (!GATHER) {
+        const int64_t dw8 = p->dw * 8, sw8 = p->sw * 8, dhW8 = p->dh * W8;
+        const float *xb = p->x + (p->ih0 + p->r0 * p->dh) * W8 + p->iw0 * 8;
+        const float *wb = p->w + p->r0 * S * wrs;
+        const int64_t nr = p->r1 - p->r0;
+        for (int64_t cb = 0; cb < ncb; cb++) {
+            const float *xr = xb + cb * xcbs;
+            const float *ws = wb + cb * wcbs;
+            for (int64_t r = 0; r < nr; r++, xr += dhW8) {
+                const float *xs = xr;
+                for (int64_t s = 0; s < S; s++, xs += dw8, ws += wrs) {
+#define CKD_PX_INT(j) (xs + (j) * sw8)
+                    CKD_TAP(CKD_PX_INT);
+#undef CKD_PX_INT
+                }
+            }
+        }
+    } else {
+        int64_t ih[CKD_MAX_UR], iw[CKD_MAX_UR];
+        for (int j = 0; j < UR; j++) { ih[j] = p->ih[j]; iw[j] = p->iw[j]; }
+        const int64_t H = p->H, W = p->W, dh = p->dh, dw = p->dw;
+        for (int64_t cb = 0; cb < ncb; cb++) {
+            const float *xc = p->x + cb * xcbs;
+            const float *wc = p->w + cb * wcbs;
+            for (int64_t r = 0; r < R; r++) {
+                const float *rowp[CKD_MAX_UR];
+                int rowok[CKD_MAX_UR], any = 0;
+                for (int j = 0; j < UR; j++) {
+                    const int64_t iy = ih[j] + r * dh;
+                    rowok[j] = iy >= 0 && iy < H;
+                    rowp[j] = xc + (rowok[j] ? iy : 0) * W8;
+                    any |= rowok[j];
+                }
+                if (!any) continue;
+                const float *ws = wc + r * S * wrs;
+                for (int64_t s = 0; s < S; s++, ws += wrs) {
+                    const float *px[CKD_MAX_UR];
+                    for (int j = 0; j < UR; j++) {
+                        const int64_t ix = iw[j] + s * dw;
+                        px[j] = (rowok[j] && ix >= 0 && ix < W) ? rowp[j] + ix * 8 : ckd_zeros;
+                    }
+#define CKD_PX_GAT(j) (px[j])
+                    CKD_TAP(CKD_PX_GAT);
+#undef CKD_PX_GAT
+                }
+            }
+        }
+    }
+    if (p->last) {
+        if (p->res)
+            for (int j = 0; j < UR; j++)
+                for (int i = 0; i < NBK; i++)
+                    acc[j][i] = _mm256_add_ps(acc[j][i], _mm256_loadu_ps(p->res + yo[j] + i * ykb));
+        const __m256 zero = _mm256_setzero_ps();
+        switch (p->act) {
+        case CK_ACT_RELU:
+            for (int j = 0; j < UR; j++)
+                for (int i = 0; i < NBK; i++) acc[j][i] = _mm256_max_ps(acc[j][i], zero);
+            break;
+        case CK_ACT_RELU6: {
+            const __m256 six = _mm256_set1_ps(6.f);
+            for (int j = 0; j < UR; j++)
+                for (int i = 0; i < NBK; i++) acc[j][i] = _mm256_min_ps(_mm256_max_ps(acc[j][i], zero), six);
+            break;
+        }
+        case CK_ACT_LEAKY_RELU: {
+            const __m256 a = _mm256_set1_ps(p->alpha);
+            for (int j = 0; j < UR; j++)
+                for (int i = 0; i < NBK; i++) {
+                    const __m256 neg = _mm256_cmp_ps(acc[j][i], zero, _CMP_LT_OQ);
+                    acc[j][i] = _mm256_blendv_ps(acc[j][i], _mm256_mul_ps(acc[j][i], a), neg);
+                }
+            break;
+        }
+        default: break;
+        }
+    }
+    for (int j = 0; j < UR; j++)
+        for (int i = 0; i < NBK; i++) _mm256_storeu_ps(y + yo[j] + i * ykb, acc[j][i]);
+}
+
+#define CKD_DEFINE(UR, NBK)                                                                       \
+    static CKD_TARGET void ckd_int_##UR(const ck_direct_ukernel_params *p) { ckd_avx2_kernel(p, UR, NBK, 0); } \
+    static CKD_TARGET void ckd_gat_##UR(const ck_direct_ukernel_params *p) { ckd_avx2_kernel(p, UR, NBK, 1); }
+
+#endif /* CKD_AVX2_TEMPLATE */
+
+#endif

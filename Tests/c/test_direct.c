@@ -1,0 +1,306 @@
+/* Direct convolution (CK_ALGO_DIRECT) against the reference plan, for the ISA
+ * the dispatcher picks (run again with CONVKIT_MAX_ISA=scalar for the
+ * portable path).  Generated shapes: every C and K modulo 8, kernel sizes
+ * 1..11, strides 1..4, asymmetric padding, dilation 1..3, supported and
+ * declined groups, tiny/odd spatial sizes, batch 1..3, all layouts, bias,
+ * every activation, residual, threads 1 and 2.
+ *
+ * Tolerance: |y - y_ref| <= tol * (sum|w*x| + |b| + |res|) with
+ * tol = 4 * sqrt(C/g * R * S) * 2^-24; exact equality on small-integer data;
+ * the blocked layout's output channel tail must be exactly zero. */
+#include "testutil.h"
+
+static int g_cases = 0;
+
+typedef struct tcase {
+    ck_conv2d_desc d;
+    int threads;
+    int use_res;
+    int integer;
+} tcase;
+
+static float *alloc_tensor(ck_layout l, int64_t n, int64_t c, int64_t h, int64_t w, int64_t *count) {
+    ck_tensor_size(l, n, c, h, w, count);
+    return ck_test_alloc(*count);
+}
+
+/* fill a tensor's real elements (blocked tails stay zero) */
+static void fill_tensor(const ck_conv2d_desc *d, float *t, int64_t n, int64_t c, int64_t h, int64_t w, int integer) {
+    for (int64_t in = 0; in < n; in++)
+        for (int64_t ic = 0; ic < c; ic++)
+            for (int64_t ih = 0; ih < h; ih++)
+                for (int64_t iw = 0; iw < w; iw++) {
+                    int64_t o;
+                    switch (d->layout) {
+                    case CK_LAYOUT_NHWC: o = ((in * h + ih) * w + iw) * c + ic; break;
+                    case CK_LAYOUT_NCHW8C: o = (((in * ((c + 7) / 8) + ic / 8) * h + ih) * w + iw) * 8 + ic % 8; break;
+                    default: o = ((in * c + ic) * h + ih) * w + iw; break;
+                    }
+                    t[o] = integer ? (float)ck_rand_int(-3, 3) : ck_rand_uniform(-1.f, 1.f);
+                }
+}
+
+static void run_case(const tcase *tc) {
+    const ck_conv2d_desc *d = &tc->d;
+    g_cases++;
+    int64_t P, Q, xn, yn;
+    if (ck_conv2d_output_shape(d, &P, &Q) != CK_OK) {
+        fprintf(stderr, "bad generated case: %s\n", ck_conv_desc_str(d));
+        exit(2);
+    }
+    float *x = alloc_tensor(d->layout, d->n, d->c, d->h, d->w, &xn);
+    float *y = alloc_tensor(d->layout, d->n, d->k, P, Q, &yn);
+    float *yr = alloc_tensor(d->layout, d->n, d->k, P, Q, &yn);
+    float *ya = alloc_tensor(d->layout, d->n, d->k, P, Q, &yn);
+    float *res = tc->use_res ? alloc_tensor(d->layout, d->n, d->k, P, Q, &yn) : NULL;
+    const int64_t wn = d->k * (d->c / d->groups) * d->r * d->s;
+    float *w = ck_test_alloc(wn), *b = ck_test_alloc(d->k), *xa = ck_test_alloc(xn), *wa = ck_test_alloc(wn);
+    fill_tensor(d, x, d->n, d->c, d->h, d->w, tc->integer);
+    if (res) fill_tensor(d, res, d->n, d->k, P, Q, tc->integer);
+    for (int64_t i = 0; i < wn; i++) w[i] = tc->integer ? (float)ck_rand_int(-2, 2) : ck_rand_uniform(-1.f, 1.f);
+    for (int64_t i = 0; i < d->k; i++) b[i] = tc->integer ? (float)ck_rand_int(-4, 4) : ck_rand_uniform(-1.f, 1.f);
+    for (int64_t i = 0; i < xn; i++) xa[i] = fabsf(x[i]);
+    for (int64_t i = 0; i < wn; i++) wa[i] = fabsf(w[i]);
+    /* garbage in y: the plan must overwrite everything, tails included */
+    for (int64_t i = 0; i < yn; i++) y[i] = 1234.5f;
+
+    ck_plan_options o;
+    memset(&o, 0, sizeof o);
+    o.algorithm = CK_ALGO_DIRECT;
+    o.threads = tc->threads;
+    ck_plan *pd = NULL, *pr = NULL, *pa = NULL;
+    ck_status st = ck_conv2d_plan_create(d, w, b, &o, &pd);
+    CHECK(st == CK_OK, "direct plan for %s: %s", ck_conv_desc_str(d), ck_last_error_message());
+    if (st != CK_OK) goto done;
+    o.algorithm = CK_ALGO_REFERENCE;
+    o.threads = 1;
+    CHECK_OK(ck_conv2d_plan_create(d, w, b, &o, &pr));
+    ck_conv2d_desc da = *d;
+    da.has_bias = 0;
+    da.activation.kind = CK_ACT_NONE;
+    CHECK_OK(ck_conv2d_plan_create(&da, wa, NULL, &o, &pa));
+    if (!pr || !pa) goto done;
+    /* odd cases use the caller's workspace, even ones let the plan allocate */
+    size_t wsb = 0;
+    ck_plan_workspace_size(pd, &wsb);
+    void *ws = (g_cases & 1) && wsb ? malloc(wsb) : NULL;
+    CHECK_OK(ck_conv2d_execute(pd, x, y, res, ws, ws ? wsb : 0));
+    free(ws);
+    CHECK_OK(ck_conv2d_execute(pr, x, yr, res, NULL, 0));
+    CHECK_OK(ck_conv2d_execute(pa, xa, ya, NULL, NULL, 0));
+
+    const double tol = 4.0 * sqrt((double)(d->c / d->groups * d->r * d->s)) * ldexp(1.0, -24);
+    int bad = 0;
+    for (int64_t n = 0; n < d->n && bad < 3; n++)
+        for (int64_t k = 0; k < (d->layout == CK_LAYOUT_NCHW8C ? (d->k + 7) / 8 * 8 : d->k) && bad < 3; k++)
+            for (int64_t p = 0; p < P && bad < 3; p++)
+                for (int64_t q = 0; q < Q && bad < 3; q++) {
+                    int64_t off;
+                    switch (d->layout) {
+                    case CK_LAYOUT_NHWC: off = ((n * P + p) * Q + q) * d->k + k; break;
+                    case CK_LAYOUT_NCHW8C: off = (((n * ((d->k + 7) / 8) + k / 8) * P + p) * Q + q) * 8 + k % 8; break;
+                    default: off = ((n * d->k + k) * P + p) * Q + q; break;
+                    }
+                    if (k >= d->k) {
+                        if (y[off] != 0.f) {
+                            bad++;
+                            CHECK(0, "channel tail k=%lld (n%lld p%lld q%lld) is %g, not 0: %s threads%d res%d",
+                                  (long long)k, (long long)n, (long long)p, (long long)q, y[off],
+                                  ck_conv_desc_str(d), tc->threads, tc->use_res);
+                        }
+                        continue;
+                    }
+                    const double bound = tol * ((double)ya[off] + fabs((double)b[k]) * d->has_bias +
+                                                (res ? fabs((double)res[off]) : 0.0)) + 1e-30;
+                    const double err = fabs((double)y[off] - (double)yr[off]);
+                    const int okv = tc->integer ? y[off] == yr[off] : (err <= bound || (isnan(y[off]) && isnan(yr[off])));
+                    if (!okv) {
+                        bad++;
+                        CHECK(0, "%s n%lld k%lld p%lld q%lld: direct %.9g ref %.9g err %.3g bound %.3g: %s threads%d res%d int%d [%s]",
+                              tc->integer ? "inexact" : "out of tolerance", (long long)n, (long long)k, (long long)p,
+                              (long long)q, y[off], yr[off], err, bound, ck_conv_desc_str(d), tc->threads, tc->use_res,
+                              tc->integer, ck_plan_impl_name(pd));
+                    }
+                }
+    CHECK(bad == 0, "case above failed");
+done:
+    ck_plan_destroy(pd);
+    ck_plan_destroy(pr);
+    ck_plan_destroy(pa);
+    free(x); free(y); free(yr); free(ya); free(res); free(w); free(b); free(xa); free(wa);
+}
+
+static ck_conv2d_desc mk(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t r, int64_t s) {
+    return ck_conv2d_desc_init(n, c, h, w, k, r, s);
+}
+
+static void randomise_rest(tcase *tc, int i) {
+    tc->d.layout = (ck_layout)(i % 3);
+    tc->d.has_bias = (i / 3) % 2;
+    tc->d.activation.kind = (ck_activation_kind)((i / 2) % 6);
+    tc->d.activation.alpha = 0.1f;
+    tc->threads = 1 + (i / 5) % 2;
+    tc->use_res = (i / 7) % 2;
+    tc->integer = 0;
+}
+
+int main(void) {
+    ck_rng_seed(20240601);
+    ck_cpu_info info;
+    ck_get_cpu_info(&info);
+    printf("test_direct: dispatched ISA %s\n", ck_isa_name(info.dispatched_isa));
+    int i = 0;
+    tcase tc;
+
+    /* 1. every C and K modulo 8 (3x3, padded, odd spatial size) */
+    static const int64_t chans[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 24, 32};
+    const int nch = (int)(sizeof chans / sizeof chans[0]);
+    for (int a = 0; a < nch; a++) {
+        for (int bi = 0; bi < 3; bi++) {
+            memset(&tc, 0, sizeof tc);
+            const int64_t K = chans[(a * 5 + bi * 7) % nch];
+            tc.d = mk(1 + (a + bi) % 2, chans[a], 5 + bi, 6, K, 3, 3);
+            tc.d.pad_top = tc.d.pad_left = tc.d.pad_bottom = tc.d.pad_right = 1;
+            randomise_rest(&tc, i++);
+            run_case(&tc);
+        }
+        memset(&tc, 0, sizeof tc);
+        tc.d = mk(1, 9, 4, 5, chans[a], 1, 1); /* every K with 1x1 */
+        randomise_rest(&tc, i++);
+        run_case(&tc);
+    }
+    /* 2. kernel sizes 1..11, strides 1..4, dilation 1..3, asymmetric padding */
+    for (int r = 1; r <= 11; r++)
+        for (int v = 0; v < 3; v++) {
+            memset(&tc, 0, sizeof tc);
+            const int64_t s = v == 0 ? r : 1 + (r * 3 + v) % 11;
+            const int64_t dil = 1 + (r + v) % 3, str = 1 + (r + 2 * v) % 4;
+            const int64_t pt = (r + v) % 3, pl = v % 2, pb = (r * v) % 4, pr = (v + 1) % 3;
+            int64_t H = dil * (r - 1) + 1 + str * 2 + v, W = dil * (s - 1) + 1 + str * 3 + (r % 3);
+            H -= pt + pb; W -= pl + pr;
+            if (H < 1) H = 1;
+            if (W < 1) W = 1;
+            tc.d = mk(1 + v % 2, 3 + 5 * v, H, W, 5 + 4 * v, r, s);
+            tc.d.stride_h = str; tc.d.stride_w = 1 + (str + v) % 4;
+            tc.d.dilation_h = dil; tc.d.dilation_w = 1 + (dil + v) % 3;
+            tc.d.pad_top = pt; tc.d.pad_left = pl; tc.d.pad_bottom = pb; tc.d.pad_right = pr;
+            int64_t P, Q;
+            if (ck_conv2d_output_shape(&tc.d, &P, &Q) != CK_OK) {
+                /* make it valid: enough padding */
+                tc.d.pad_bottom = tc.d.dilation_h * (r - 1);
+                tc.d.pad_right = tc.d.dilation_w * (s - 1);
+            }
+            randomise_rest(&tc, i++);
+            run_case(&tc);
+        }
+    /* 3. tiny and odd spatial sizes, batch 1..3, padding larger than the input */
+    static const int64_t hw[][2] = {{1, 1}, {1, 7}, {7, 1}, {13, 5}, {7, 7}, {2, 3}, {5, 13}};
+    for (int a = 0; a < 7; a++)
+        for (int v = 0; v < 2; v++) {
+            memset(&tc, 0, sizeof tc);
+            tc.d = mk(1 + (a + v) % 3, 8 + 8 * v + a % 3, hw[a][0], hw[a][1], 16 + 8 * v + a, 3, 3);
+            tc.d.pad_top = tc.d.pad_bottom = 1 + v;
+            tc.d.pad_left = 1;
+            tc.d.pad_right = 2 - v;
+            randomise_rest(&tc, i++);
+            run_case(&tc);
+            memset(&tc, 0, sizeof tc);
+            tc.d = mk(1 + v, 16, hw[a][0], hw[a][1], 32, 1, 1); /* 1x1 fast case, long rows */
+            randomise_rest(&tc, i++);
+            run_case(&tc);
+        }
+    /* 4. groups: supported (C/g, K/g multiples of 8) and declined */
+    static const int64_t grp[][3] = {{2, 16, 16}, {2, 16, 32}, {4, 32, 32}, {3, 24, 48}, {2, 32, 16}};
+    for (int a = 0; a < 5; a++) {
+        memset(&tc, 0, sizeof tc);
+        tc.d = mk(1 + a % 2, grp[a][1], 6, 5, grp[a][2], 3, 3);
+        tc.d.groups = grp[a][0];
+        tc.d.pad_top = tc.d.pad_left = 1;
+        tc.d.stride_w = 1 + a % 2;
+        randomise_rest(&tc, i++);
+        run_case(&tc);
+    }
+    {
+        ck_plan_options o;
+        memset(&o, 0, sizeof o);
+        o.algorithm = CK_ALGO_DIRECT;
+        static const int64_t bad[][3] = {{2, 6, 6}, {8, 8, 8}, {2, 16, 6}, {4, 8, 32}};
+        for (int a = 0; a < 4; a++) {
+            ck_conv2d_desc d = mk(1, bad[a][1], 5, 5, bad[a][2], 3, 3);
+            d.groups = bad[a][0];
+            float w[512] = {0};
+            ck_plan *p = NULL;
+            CHECK_STATUS(ck_conv2d_plan_create(&d, w, NULL, &o, &p), CK_ERR_UNSUPPORTED_ALGORITHM);
+            CHECK(p == NULL, "declined plan left non-NULL");
+            CHECK(strstr(ck_last_error_message(), "direct") != NULL, "message should name direct: '%s'",
+                  ck_last_error_message());
+            CHECK_STATUS(ck_conv2d_algorithm_applicable(&d, CK_ALGO_DIRECT, &o), CK_ERR_UNSUPPORTED_ALGORITHM);
+        }
+    }
+    /* 5. every activation x layout x residual x threads on one padded strided shape */
+    for (int act = 0; act < 6; act++)
+        for (int l = 0; l < 3; l++)
+            for (int rt = 0; rt < 4; rt++) {
+                memset(&tc, 0, sizeof tc);
+                tc.d = mk(2, 11, 9, 10, 19, 3, 3);
+                tc.d.stride_h = 2; tc.d.pad_top = 1; tc.d.pad_bottom = 2; tc.d.pad_left = 2;
+                tc.d.layout = (ck_layout)l;
+                tc.d.has_bias = 1;
+                tc.d.activation.kind = (ck_activation_kind)act;
+                tc.d.activation.alpha = 0.25f;
+                tc.use_res = rt % 2;
+                tc.threads = 1 + rt / 2;
+                run_case(&tc);
+            }
+    /* 6. random combinations */
+    for (int a = 0; a < 60; a++) {
+        memset(&tc, 0, sizeof tc);
+        const int64_t r = ck_rand_int(1, 5), s = ck_rand_int(1, 5);
+        tc.d = mk(ck_rand_int(1, 3), ck_rand_int(1, 20), ck_rand_int(1, 12), ck_rand_int(1, 14), ck_rand_int(1, 40), r, s);
+        tc.d.stride_h = ck_rand_int(1, 3); tc.d.stride_w = ck_rand_int(1, 3);
+        tc.d.dilation_h = ck_rand_int(1, 2); tc.d.dilation_w = ck_rand_int(1, 3);
+        tc.d.pad_top = ck_rand_int(0, 2); tc.d.pad_bottom = ck_rand_int(0, 2);
+        tc.d.pad_left = ck_rand_int(0, 2); tc.d.pad_right = ck_rand_int(0, 3);
+        int64_t P, Q;
+        if (ck_conv2d_output_shape(&tc.d, &P, &Q) != CK_OK) {
+            tc.d.pad_bottom += tc.d.dilation_h * (r - 1);
+            tc.d.pad_right += tc.d.dilation_w * (s - 1);
+        }
+        randomise_rest(&tc, (int)ck_rand_int(0, 1000));
+        tc.integer = a % 4 == 0;
+        run_case(&tc);
+    }
+    /* 7. bit-exactness on small-integer data (includes a deep reduction: C=64 3x3) */
+    static const int64_t ex[][7] = {{1, 64, 9, 9, 40, 3, 3}, {2, 13, 7, 11, 9, 5, 5}, {1, 3, 15, 15, 20, 7, 7},
+                                    {1, 32, 6, 6, 64, 1, 1}, {1, 5, 12, 12, 8, 11, 11}};
+    for (int a = 0; a < 5; a++)
+        for (int l = 0; l < 3; l++) {
+            memset(&tc, 0, sizeof tc);
+            tc.d = mk(ex[a][0], ex[a][1], ex[a][2], ex[a][3], ex[a][4], ex[a][5], ex[a][6]);
+            tc.d.pad_top = tc.d.pad_left = ex[a][5] / 2;
+            tc.d.pad_bottom = tc.d.pad_right = ex[a][5] > 1 ? 1 : 0;
+            tc.d.stride_h = tc.d.stride_w = 1 + a % 2;
+            tc.d.layout = (ck_layout)l;
+            tc.d.has_bias = 1;
+            tc.d.activation.kind = (ck_activation_kind)(a % 4);
+            tc.d.activation.alpha = 0.5f;
+            tc.use_res = l != 1;
+            tc.threads = 1 + l % 2;
+            tc.integer = 1;
+            run_case(&tc);
+        }
+    /* 8. a mid-size layer that exercises cache chunks over C and several K chunks */
+    for (int l = 0; l < 3; l++) {
+        memset(&tc, 0, sizeof tc);
+        tc.d = mk(1, 72, 10, 11, 44, 3, 3);
+        tc.d.pad_top = tc.d.pad_left = tc.d.pad_bottom = tc.d.pad_right = 1;
+        tc.d.layout = (ck_layout)l;
+        tc.d.has_bias = 1;
+        tc.d.activation.kind = CK_ACT_RELU;
+        tc.use_res = 1;
+        tc.threads = 2;
+        run_case(&tc);
+    }
+    printf("test_direct: %d generated cases\n", g_cases);
+    return ck_test_finish("test_direct");
+}

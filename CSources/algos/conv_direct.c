@@ -9,7 +9,7 @@
  * blocks (nbk <= 4 blocks of 8 channels), as [cb][R][S][8 c][nbk][8 k] with
  * zero-padded tails: the micro-kernel streams one tap's 8*nbk*8 weights
  * contiguously.  The micro-kernel (kernels/conv_direct_ukernel_*) keeps
- * ur x nbk accumulators in registers (3x32, 4x24, 6x16, 12x8 on AVX2) for the
+ * ur x nbk accumulators in registers (6x16 and 12x8 on AVX2) for the
  * whole reduction over a chunk of input-channel blocks.
  *
  * Blocking and threading: the output of one image/group is seen as a flat
@@ -88,9 +88,7 @@ static const ck_direct_ukernel_set *direct_kernels(ck_isa isa, int nbk) {
     if (isa == CK_ISA_AVX2_FMA) {
         switch (nbk) {
         case 1: return &ck_f32_conv_direct_ukernel_12x8__avx2_fma;
-        case 2: return &ck_f32_conv_direct_ukernel_6x16__avx2_fma;
-        case 3: return &ck_f32_conv_direct_ukernel_4x24__avx2_fma;
-        default: return &ck_f32_conv_direct_ukernel_3x32__avx2_fma;
+        default: return &ck_f32_conv_direct_ukernel_6x16__avx2_fma;
         }
     }
 #endif
@@ -98,13 +96,13 @@ static const ck_direct_ukernel_set *direct_kernels(ck_isa isa, int nbk) {
     return &ck_f32_conv_direct_ukernel_4x32__scalar;
 }
 
-/* Main chunk width in output blocks (tunable via CONVKIT_DIRECT_NBK for
- * development measurements). */
-static int direct_main_nbk(void) {
-    const char *e = getenv("CONVKIT_DIRECT_NBK");
-    if (e && *e >= '1' && *e <= '4' && !e[1]) return *e - '0';
-    return 4;
-}
+/* Main chunk width in output blocks: 6x16 (2 blocks) keeps 12 accumulators,
+ * 2 weight vectors and 1 broadcast in 15 of the 16 ymm registers, and the
+ * compiler keeps its inner loop free of spills (3x32 and 4x24 need all 16 and
+ * spilled); 8 loads per 12 FMAs stays under Zen3's 2 vector loads/cycle. */
+#define DIRECT_MAIN_NBK 2
+/* Packed weights of one cache chunk of input-channel blocks: L1-resident. */
+#define DIRECT_L1_WEIGHT_BYTES (24 * 1024)
 
 static ck_status direct_create(ck_plan *plan, const float *wts, const float *bias) {
     const ck_conv2d_desc *d = &plan->d.conv;
@@ -126,7 +124,7 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
     }
 
     /* output-channel chunks: main_nbk blocks each, the remainder last */
-    const int main_nbk = direct_main_nbk();
+    const int main_nbk = DIRECT_MAIN_NBK;
     st->chunks = calloc((size_t)st->KBg, sizeof *st->chunks);
     if (!st->chunks) return ck_fail(CK_ERR_OUT_OF_MEMORY, "direct: allocating the chunk table");
     st->nch = 0;
@@ -141,9 +139,7 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
 
     /* cache chunk over input blocks: one chunk's packed weights in ~24 KiB */
     const int64_t per_cb = R * S * 64 * (int64_t)main_nbk * (int64_t)sizeof(float);
-    int64_t budget = 24 * 1024;
-    const char *e = getenv("CONVKIT_DIRECT_L1");
-    if (e && atoi(e) > 0) budget = (int64_t)atoi(e) * 1024;
+    const int64_t budget = DIRECT_L1_WEIGHT_BYTES;
     st->ncbc = budget / per_cb;
     if (st->ncbc < 1) st->ncbc = 1;
     if (st->ncbc > st->CBg) st->ncbc = st->CBg;
@@ -153,21 +149,18 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
     CK_CHECK(ck_mul_checked(st->group_wsize, G, &wtotal, "direct: packed weight size"));
     st->w = ck_malloc((size_t)wtotal * sizeof(float));
     if (!st->w) return ck_fail(CK_ERR_OUT_OF_MEMORY, "direct: allocating %lld packed weights", (long long)wtotal);
+    /* read the OIHW weights sequentially, scatter into the packed layout */
+    memset(st->w, 0, (size_t)wtotal * sizeof(float));
     for (int64_t g = 0; g < G; g++)
-        for (int64_t ch = 0; ch < st->nch; ch++) {
-            const int64_t kb0 = st->chunks[ch].kb0;
-            const int nbk = st->chunks[ch].nbk;
-            float *dst = st->w + g * st->group_wsize + st->CBg * R * S * 64 * kb0;
-            for (int64_t cb = 0; cb < st->CBg; cb++)
+        for (int64_t ko = 0; ko < Kg; ko++) {
+            const direct_chunk *c = &st->chunks[(ko / 8) / main_nbk];
+            const int64_t nbk8 = (int64_t)c->nbk * 8;
+            float *dst = st->w + g * st->group_wsize + st->CBg * R * S * 64 * c->kb0 + (ko - c->kb0 * 8);
+            const float *src = wts + (g * Kg + ko) * Cg * R * S;
+            for (int64_t ci = 0; ci < Cg; ci++)
                 for (int64_t r = 0; r < R; r++)
                     for (int64_t s = 0; s < S; s++)
-                        for (int64_t c = 0; c < 8; c++) {
-                            const int64_t ci = cb * 8 + c;
-                            for (int64_t i = 0; i < nbk * 8; i++) {
-                                const int64_t ko = (kb0 * 8) + i;
-                                *dst++ = (ci < Cg && ko < Kg) ? wts[(((g * Kg + ko) * Cg + ci) * R + r) * S + s] : 0.f;
-                            }
-                        }
+                        dst[(((ci / 8 * R + r) * S + s) * 8 + ci % 8) * nbk8] = *src++;
         }
     if (bias) {
         st->bias = ck_malloc((size_t)st->KBt * 8 * sizeof(float));
@@ -334,12 +327,16 @@ static void direct_run(const ck_plan *plan, const direct_state *st, int64_t nimg
             prm.act = prm.last ? kact : CK_ACT_NONE;
             const float *xc = ximg + cb0 * xcbs;
             prm.w = wch + cb0 * wcbs;
-            for (int64_t f = f0; f < f1;) {
-                const int ur = (int)(f1 - f < urm ? f1 - f : urm);
+            /* split the block into equal segments of <= urm pixels (49 pixels
+             * at ur 6: 6,6,6,6,5,5,5,5,5 instead of 8x6 + a lone pixel) */
+            const int64_t L = f1 - f0, nseg = ceil_div(L, urm), sbase = L / nseg, sextra = L % nseg;
+            int64_t f = f0;
+            for (int64_t sg = 0; sg < nseg; sg++) {
+                const int ur = (int)(sbase + (sg < sextra));
                 const int64_t p = f / Q, q = f % Q;
                 const int64_t iw0 = q * sw - pl;
                 prm.ur = ur;
-                if (ur == urm && q + ur <= Q && iw0 >= 0 && iw0 + (ur - 1) * sw + (S - 1) * dw < W) {
+                if (q + ur <= Q && iw0 >= 0 && iw0 + (ur - 1) * sw + (S - 1) * dw < W) {
                     const int64_t ih0 = p * sh - pt;
                     int64_t r0 = ih0 >= 0 ? 0 : ceil_div(-ih0, dh);
                     int64_t r1 = H - 1 - ih0 < 0 ? 0 : (H - 1 - ih0) / dh + 1;

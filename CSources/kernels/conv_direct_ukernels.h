@@ -66,8 +66,6 @@ typedef struct ck_direct_ukernel_set {
 #if defined(__x86_64__)
 extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_12x8__avx2_fma;
 extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_6x16__avx2_fma;
-extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_4x24__avx2_fma;
-extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_3x32__avx2_fma;
 #endif
 /* Generic: any ur <= 4 and nbk <= 4 (runtime), every entry the same function. */
 extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_4x32__scalar;

@@ -861,7 +861,7 @@ std::string jnum(double v) {
 
 struct Header {
     std::string cpu, isa, convkit_version, onednn_version, suite;
-    double ck_peak_1t = 0, own_peak_1t = 0, own_peak_nt = 0, load_avg = -1;
+    double ck_peak_1t = 0, ck_peak_nt = 0, own_peak_1t = 0, own_peak_nt = 0, load_avg = -1;
     int peak_nt_threads = 0;
     bool have_onednn = false, have_xnnpack = false;
 };
@@ -874,6 +874,7 @@ void write_json(const std::string &path, const Header &h, const std::vector<Row>
       << ", \"xnnpack\": " << (h.have_xnnpack ? "true" : "false") << ", \"suite\": " << jstr(h.suite)
       << ", \"load_average_at_start\": " << jnum(h.load_avg) << ", \"min_time_s\": " << jnum(g_min_time) << ", \"min_runs\": " << g_min_runs
       << ", \"fma_peak_gflops_1t_convkit\": " << (h.ck_peak_1t > 0 ? jnum(h.ck_peak_1t) : "null")
+      << ", \"fma_peak_gflops_" << h.peak_nt_threads << "t_convkit\": " << (h.ck_peak_nt > 0 ? jnum(h.ck_peak_nt) : "null")
       << ", \"fma_peak_gflops_1t\": " << jnum(h.own_peak_1t) << ", \"fma_peak_gflops_" << h.peak_nt_threads
       << "t\": " << jnum(h.own_peak_nt) << "},\n  \"results\": [";
     bool first = true;
@@ -1007,13 +1008,18 @@ int main(int argc, char **argv) {
     if (&ck_measure_fma_peak != nullptr) {
         double g = 0;
         if (ck_measure_fma_peak(1, 0.3, &g) == CK_OK) h.ck_peak_1t = g;
+        if (h.peak_nt_threads > 1 && ck_measure_fma_peak(h.peak_nt_threads, 0.3, &g) == CK_OK) h.ck_peak_nt = g;
     }
     h.own_peak_1t = own_fma_peak(1, 0.3);
     h.own_peak_nt = own_fma_peak(h.peak_nt_threads, 0.3);
 
     std::printf("peers-bench — ConvKit %s vs oneDNN / XNNPACK / im2col+sgemm\n", h.convkit_version.c_str());
     std::printf("CPU: %s (%d logical cores), ConvKit ISA: %s\n", h.cpu.c_str(), ci.logical_cores, h.isa.c_str());
-    if (h.ck_peak_1t > 0) std::printf("FMA peak (ck_measure_fma_peak, 1 thread): %.1f GFLOPS\n", h.ck_peak_1t);
+    if (h.ck_peak_1t > 0) {
+        std::printf("FMA peak (ck_measure_fma_peak): %.1f GFLOPS at 1 thread", h.ck_peak_1t);
+        if (h.ck_peak_nt > 0) std::printf(", %.1f at %d threads", h.ck_peak_nt, h.peak_nt_threads);
+        std::printf("\n");
+    }
     else std::printf("FMA peak (ck_measure_fma_peak): not available in this build\n");
     std::printf("FMA peak (peers-bench AVX2 loop, per CPU-second): %.1f GFLOPS at 1 thread", h.own_peak_1t);
     if (h.peak_nt_threads > 1) std::printf(", %.1f at %d threads", h.own_peak_nt, h.peak_nt_threads);

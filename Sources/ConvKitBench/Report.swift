@@ -120,6 +120,33 @@ public struct BenchResult: Sendable, Hashable, Codable {
         case convertMs = "convert_ms", valid, maxError = "max_error", tolerance
     }
 
+    /// Creates a result.
+    public init(layer: String, kind: LayerKind, algorithm: String, impl: String, layout: String, threads: Int,
+                batch: Int, runs: Int, medianMs: Double, p10Ms: Double, p90Ms: Double, gflops: Double, gbps: Double,
+                peakFraction: Double, workspaceBytes: Int, planMs: Double, convertMs: Double, valid: Bool,
+                maxError: Double, tolerance: Double) {
+        self.layer = layer
+        self.kind = kind
+        self.algorithm = algorithm
+        self.impl = impl
+        self.layout = layout
+        self.threads = threads
+        self.batch = batch
+        self.runs = runs
+        self.medianMs = medianMs
+        self.p10Ms = p10Ms
+        self.p90Ms = p90Ms
+        self.gflops = gflops
+        self.gbps = gbps
+        self.peakFraction = peakFraction
+        self.workspaceBytes = workspaceBytes
+        self.planMs = planMs
+        self.convertMs = convertMs
+        self.valid = valid
+        self.maxError = maxError
+        self.tolerance = tolerance
+    }
+
     /// Column names of the CSV output (the JSON keys, in order).
     public static let csvColumns: [String] = [
         "layer", "kind", "algorithm", "impl", "layout", "threads", "batch", "runs", "median_ms", "p10_ms", "p90_ms",
@@ -146,6 +173,22 @@ public struct BenchSkip: Error, Sendable, Hashable, Codable {
     public var threads: Int?
     /// Why (the C core's status and message, or the harness's rule).
     public var reason: String
+
+    /// Creates a skip record.
+    public init(layer: String, algorithm: String, threads: Int?, reason: String) {
+        self.layer = layer
+        self.algorithm = algorithm
+        self.threads = threads
+        self.reason = reason
+    }
+
+    /// Reason prefix of an algorithm that is not in this build (or failed).
+    public static let notAvailable = "not available: "
+    /// Reason prefix of an algorithm that declines this layer's shape.
+    public static let notApplicable = "not applicable: "
+
+    /// Whether the algorithm merely declined this shape.
+    public var isNotApplicable: Bool { reason.hasPrefix(Self.notApplicable) }
 }
 
 /// Everything `convkit bench` measured.
@@ -248,7 +291,14 @@ public struct BenchReport: Sendable, Hashable, Codable {
             // Group identical reasons: "algorithm: reason (layers...)".
             var order: [String] = []
             var groups: [String: [String]] = [:]
-            for s in skipped {
+            // Shape declines: one line per algorithm (details in the JSON).
+            var declined: [String: Int] = [:]
+            var declinedOrder: [String] = []
+            for s in skipped where s.isNotApplicable {
+                if declined[s.algorithm] == nil { declinedOrder.append(s.algorithm) }
+                declined[s.algorithm, default: 0] += 1
+            }
+            for s in skipped where !s.isNotApplicable {
                 let key = "\(s.algorithm): \(s.reason)"
                 if groups[key] == nil { order.append(key) }
                 let label = s.threads.map { "\(s.layer)@\($0)" } ?? s.layer
@@ -259,6 +309,10 @@ public struct BenchReport: Sendable, Hashable, Codable {
                 let shown = layers.count > 4 ? layers.prefix(3).joined(separator: ", ") + ", … (\(layers.count) layers)"
                     : layers.joined(separator: ", ")
                 lines.append("  \(key) — \(shown)")
+            }
+            for a in declinedOrder {
+                let n = declined[a] ?? 0
+                lines.append("  \(a): not applicable to \(n) layer\(n == 1 ? "" : "s") (shape declined; reasons in the JSON)")
             }
         }
         return lines.joined(separator: "\n")

@@ -223,6 +223,7 @@ public struct BenchRunner: Sendable {
             var options = ck_plan_options()
             options.flags = flags
             var firstReason: String?
+            var firstStatus = CK_OK
             var chosen: ck_layout?
             for layout in Self.nativeLayouts(algo) {
                 var d = layer.convDescriptor(layout: layout)
@@ -231,11 +232,18 @@ public struct BenchRunner: Sendable {
                     chosen = layout
                     break
                 }
-                if firstReason == nil { firstReason = Self.describe(st) }
+                if firstReason == nil {
+                    firstReason = Self.describe(st)
+                    firstStatus = st
+                }
             }
             if let layout = chosen { run.append((algo, layout, flags)) } else {
+                let reason = firstReason ?? "declined"
+                // An algorithm missing from this build is "not available"; one
+                // that exists but declines this shape is "not applicable".
+                let missing = firstStatus != CK_ERR_UNSUPPORTED_ALGORITHM || reason.contains("not implemented")
                 skips.append(BenchSkip(layer: layer.name, algorithm: name(algo), threads: nil,
-                                       reason: "not available: " + (firstReason ?? "declined")))
+                                       reason: (missing ? BenchSkip.notAvailable : BenchSkip.notApplicable) + reason))
             }
         }
         return (run, skips)

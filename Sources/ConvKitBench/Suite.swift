@@ -199,9 +199,11 @@ public struct BenchSuite: Sendable, Hashable {
         var layers: [BenchLayer] = []
         var seen: [String: Int] = [:]
         var lineNumber = 0
+        var lastTextLine = 1
         for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
             lineNumber += 1
             let line = rawLine.trimmingWhitespace()
+            if !rawLine.isEmpty { lastTextLine = lineNumber }
             if line.isEmpty || line.hasPrefix("#") { continue }
             func fail(_ message: String) -> BenchError {
                 .suite(file: fileName, line: lineNumber, message: message)
@@ -235,7 +237,7 @@ public struct BenchSuite: Sendable, Hashable {
             layers.append(layer)
         }
         guard !layers.isEmpty else {
-            throw .suite(file: fileName, line: lineNumber, message: "the suite holds no layers")
+            throw .suite(file: fileName, line: lastTextLine, message: "the suite holds no layers")
         }
         return BenchSuite(layers: layers)
     }

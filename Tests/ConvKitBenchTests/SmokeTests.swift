@@ -1,4 +1,0 @@
-import Testing
-import ConvKitBench
-
-@Test func benchModuleLoads() { #expect(Bool(true)) }

@@ -102,7 +102,9 @@ static const ck_direct_ukernel_set *direct_kernels(ck_isa isa, int nbk) {
  * spilled); 8 loads per 12 FMAs stays under Zen3's 2 vector loads/cycle. */
 #define DIRECT_MAIN_NBK 2
 /* Packed weights of one cache chunk of input-channel blocks: L1-resident. */
+#ifndef DIRECT_L1_WEIGHT_BYTES
 #define DIRECT_L1_WEIGHT_BYTES (24 * 1024)
+#endif
 
 static ck_status direct_create(ck_plan *plan, const float *wts, const float *bias) {
     const ck_conv2d_desc *d = &plan->d.conv;
@@ -149,19 +151,31 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
     CK_CHECK(ck_mul_checked(st->group_wsize, G, &wtotal, "direct: packed weight size"));
     st->w = ck_malloc((size_t)wtotal * sizeof(float));
     if (!st->w) return ck_fail(CK_ERR_OUT_OF_MEMORY, "direct: allocating %lld packed weights", (long long)wtotal);
-    /* read the OIHW weights sequentially, scatter into the packed layout */
-    memset(st->w, 0, (size_t)wtotal * sizeof(float));
-    for (int64_t g = 0; g < G; g++)
-        for (int64_t ko = 0; ko < Kg; ko++) {
-            const direct_chunk *c = &st->chunks[(ko / 8) / main_nbk];
-            const int64_t nbk8 = (int64_t)c->nbk * 8;
-            float *dst = st->w + g * st->group_wsize + st->CBg * R * S * 64 * c->kb0 + (ko - c->kb0 * 8);
-            const float *src = wts + (g * Kg + ko) * Cg * R * S;
-            for (int64_t ci = 0; ci < Cg; ci++)
-                for (int64_t r = 0; r < R; r++)
-                    for (int64_t s = 0; s < S; s++)
-                        dst[(((ci / 8 * R + r) * S + s) * 8 + ci % 8) * nbk8] = *src++;
-        }
+    /* dst-sequential packing: for one chunk the nbk*8 source rows (one per
+     * output channel, Cg*R*S floats each) are read as parallel streams. */
+    const int64_t nwork = G * st->nch;
+#pragma omp parallel for num_threads(plan->threads) schedule(static, 1)
+    for (int64_t wi = 0; wi < nwork; wi++) {
+        const int64_t g = wi / st->nch, ch = wi % st->nch;
+        const int64_t kb0 = st->chunks[ch].kb0, nbk8 = (int64_t)st->chunks[ch].nbk * 8;
+        float *dst = st->w + g * st->group_wsize + st->CBg * R * S * 64 * kb0;
+        const float *src = wts + (g * Kg + kb0 * 8) * Cg * R * S;
+        const int64_t kn = Kg - kb0 * 8 < nbk8 ? Kg - kb0 * 8 : nbk8;
+        for (int64_t cb = 0; cb < st->CBg; cb++)
+            for (int64_t r = 0; r < R; r++)
+                for (int64_t s = 0; s < S; s++)
+                    for (int64_t c = 0; c < 8; c++, dst += nbk8) {
+                        const int64_t ci = cb * 8 + c;
+                        if (ci >= Cg) {
+                            memset(dst, 0, (size_t)nbk8 * sizeof(float));
+                            continue;
+                        }
+                        const float *sp = src + (ci * R + r) * S + s;
+                        int64_t i = 0;
+                        for (; i < kn; i++) dst[i] = sp[i * Cg * R * S];
+                        for (; i < nbk8; i++) dst[i] = 0.f;
+                    }
+    }
     if (bias) {
         st->bias = ck_malloc((size_t)st->KBt * 8 * sizeof(float));
         if (!st->bias) return ck_fail(CK_ERR_OUT_OF_MEMORY, "direct: allocating bias");
@@ -264,7 +278,7 @@ static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static void direct_run(const ck_plan *plan, const direct_state *st, int64_t nimg, const float *xb, float *yb,
                        const float *resb, ck_activation act, int fused_act) {
     const ck_conv2d_desc *d = &plan->d.conv;
-    const int64_t G = d->groups, R = d->r, S = d->s;
+    const int64_t G = d->groups, R = d->r, S = d->s, Cg = d->c / G;
     const int64_t H = st->H, W = st->W, P = st->P, Q = st->Q, PQ = P * Q;
     const int64_t xcbs = H * W * 8, ycbs = PQ * 8;
     const int64_t sh = st->sh, sw = st->sw, pt = st->pt, pl = st->pl;
@@ -322,6 +336,7 @@ static void direct_run(const ck_plan *plan, const direct_state *st, int64_t nimg
         for (int64_t cb0 = 0; cb0 < st->CBg; cb0 += st->ncbc) {
             const int64_t ncb = st->CBg - cb0 < st->ncbc ? st->CBg - cb0 : st->ncbc;
             prm.ncb = ncb;
+            prm.nc_last = cb0 + ncb == st->CBg && Cg % 8 ? Cg % 8 : 8;
             prm.first = cb0 == 0;
             prm.last = cb0 + ncb >= st->CBg;
             prm.act = prm.last ? kact : CK_ACT_NONE;

@@ -31,6 +31,7 @@ static void ckd_scalar(const ck_direct_ukernel_params *p, int gather) {
     /* interior calls promise rows outside [r0, r1) are out of the input */
     const int64_t r0 = gather ? 0 : p->r0, r1 = gather ? p->R : p->r1;
     for (int64_t cb = 0; cb < p->ncb; cb++) {
+        const int nc = cb == p->ncb - 1 ? (int)p->nc_last : 8;
         const float *xc = p->x + cb * p->x_cb_stride;
         const float *wc = p->w + cb * p->w_cb_stride;
         for (int64_t r = r0; r < r1; r++)
@@ -40,7 +41,7 @@ static void ckd_scalar(const ck_direct_ukernel_params *p, int gather) {
                     const int64_t iy = ih[j] + r * p->dh, ix = iw[j] + s * p->dw;
                     if (iy < 0 || iy >= p->H || ix < 0 || ix >= p->W) continue;
                     const float *xp = xc + iy * W8 + ix * 8;
-                    for (int c = 0; c < 8; c++) {
+                    for (int c = 0; c < nc; c++) {
                         const float xv = xp[c];
                         const float *wv = ws + c * nbk * 8;
                         for (int k = 0; k < nbk * 8; k++) acc[j][k] += xv * wv[k];

@@ -37,6 +37,7 @@ typedef struct ck_direct_ukernel_params {
     const float *res;
     const float *bias;       /* nbk*8 floats (zero-padded) or NULL */
     int64_t ncb;             /* input-channel blocks to reduce */
+    int64_t nc_last;         /* real channels (1..8) in the last of them: small C skips the zero tail */
     int64_t x_cb_stride;     /* floats between input channel blocks (H*W*8) */
     int64_t w_cb_stride;     /* floats between packed weight channel blocks */
     int64_t y_kb_stride;     /* floats between output channel blocks (P*Q*8) */
@@ -86,7 +87,7 @@ static const float ckd_zeros[8] __attribute__((aligned(32))) = {0, 0, 0, 0, 0, 0
  * one broadcast (NBK <= UR) or UR broadcasts and one weight (NBK > UR). */
 #define CKD_TAP(PX)                                                                     \
     do {                                                                                \
-        for (int c = 0; c < 8; c++) {                                                   \
+        for (int c = 0; c < nc; c++) {                                                   \
             if (NBK <= UR) {                                                            \
                 __m256 wv[CKD_MAX_NBK];                                                 \
                 for (int i = 0; i < NBK; i++) wv[i] = _mm256_load_ps(ws + (c * NBK + i) * 8); \
@@ -129,6 +130,7 @@ ckd_avx2_kernel(const ck_direct_ukernel_params *p, const int UR, const int NBK, 
         const float *wb = p->w + p->r0 * S * wrs;
         const int64_t nr = p->r1 - p->r0;
         for (int64_t cb = 0; cb < ncb; cb++) {
+            const int nc = cb == ncb - 1 ? (int)p->nc_last : 8;
             const float *xr = xb + cb * xcbs;
             const float *ws = wb + cb * wcbs;
             for (int64_t r = 0; r < nr; r++, xr += dhW8) {
@@ -145,6 +147,7 @@ ckd_avx2_kernel(const ck_direct_ukernel_params *p, const int UR, const int NBK, 
         for (int j = 0; j < UR; j++) { ih[j] = p->ih[j]; iw[j] = p->iw[j]; }
         const int64_t H = p->H, W = p->W, dh = p->dh, dw = p->dw;
         for (int64_t cb = 0; cb < ncb; cb++) {
+            const int nc = cb == ncb - 1 ? (int)p->nc_last : 8;
             const float *xc = p->x + cb * xcbs;
             const float *wc = p->w + cb * wcbs;
             for (int64_t r = 0; r < R; r++) {

@@ -41,6 +41,7 @@
 #include <thread>
 #include <time.h>
 #include <sys/resource.h>
+#include <dirent.h>
 #include <unordered_map>
 #include <vector>
 
@@ -119,6 +120,8 @@ struct Timing {
     bool ok = false;
     double median_ms = 0, p10_ms = 0, p90_ms = 0;
     double cpu_per_wall = 0;  // process CPU seconds per wall second while timing (~ threads busy)
+    int threads_busy = 0;     // distinct threads that did a real share of the work while timing
+                              // (not necessarily at once: OpenMP + OpenBLAS workers both count)
     int runs = 0;
 };
 
@@ -126,6 +129,38 @@ double process_cpu_s() {
     rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + 1e-6 * double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+// On-CPU nanoseconds of every thread of this process (/proc/self/task/*/schedstat).
+std::vector<std::pair<long, double>> thread_cpu_ns() {
+    std::vector<std::pair<long, double>> v;
+    DIR *dir = opendir("/proc/self/task");
+    if (!dir) return v;
+    while (dirent *e = readdir(dir)) {
+        if (e->d_name[0] == '.') continue;
+        std::ifstream f(std::string("/proc/self/task/") + e->d_name + "/schedstat");
+        double ns = 0;
+        if (f >> ns) v.emplace_back(std::atol(e->d_name), ns);
+    }
+    closedir(dir);
+    return v;
+}
+
+// Threads that were on a CPU for at least a quarter of the busiest thread's
+// time between two snapshots: how many cores an implementation really used.
+int busy_threads(const std::vector<std::pair<long, double>> &before, const std::vector<std::pair<long, double>> &after) {
+    std::vector<double> d;
+    for (auto &a : after) {
+        double b0 = 0;
+        for (auto &b : before)
+            if (b.first == a.first) b0 = b.second;
+        d.push_back(a.second - b0);
+    }
+    if (d.empty()) return 0;
+    double mx = *std::max_element(d.begin(), d.end());
+    int n = 0;
+    for (double x : d) n += x >= 0.25 * mx && mx > 0;
+    return n;
 }
 
 double g_min_time = 0.2;
@@ -142,7 +177,7 @@ double percentile(std::vector<double> v, double p) {
 Timing time_it(const std::function<bool()> &fn) {
     Timing t;
     // Let spinning worker threads of the previously timed runtime park.
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
     double w0 = now_s();
     int warm = 0;
     do {
@@ -151,6 +186,7 @@ Timing time_it(const std::function<bool()> &fn) {
     } while (warm < 2 || (now_s() - w0 < 0.03 && warm < 50));
     std::vector<double> samples;
     double cpu0 = process_cpu_s();
+    auto tc0 = thread_cpu_ns();
     double start = now_s();
     while ((int)samples.size() < g_min_runs || now_s() - start < g_min_time) {
         double a = now_s();
@@ -159,6 +195,7 @@ Timing time_it(const std::function<bool()> &fn) {
         if (samples.size() >= 200000) break;
     }
     t.cpu_per_wall = (process_cpu_s() - cpu0) / std::max(now_s() - start, 1e-9);
+    t.threads_busy = busy_threads(tc0, thread_cpu_ns());
     t.ok = true;
     t.runs = (int)samples.size();
     t.median_ms = percentile(samples, 0.5);
@@ -905,7 +942,7 @@ void write_json(const std::string &path, const Header &h, const std::vector<Row>
                       << ", \"p10_ms\": " << jnum(r.t.p10_ms) << ", \"p90_ms\": " << jnum(r.t.p90_ms)
                       << ", \"gflops\": " << (L.is_conv() ? jnum(L.flops() / (r.t.median_ms * 1e6)) : "null")
                       << ", \"gbps\": " << jnum(L.bytes() / (r.t.median_ms * 1e6))
-                      << ", \"cpu_per_wall\": " << jnum(r.t.cpu_per_wall);
+                      << ", \"cpu_per_wall\": " << jnum(r.t.cpu_per_wall) << ", \"threads_busy\": " << r.t.threads_busy;
                     if (r.impl == "convkit" || r.impl == "baseline") f << ", \"workspace_bytes\": " << r.workspace_bytes;
                 }
             }
@@ -1087,6 +1124,22 @@ int main(int argc, char **argv) {
     for (auto &a : algos_seen) std::printf(" %s", a.c_str());
     std::printf("\n");
     for (int t : threads) print_table(rows, t);
+
+    // Did each implementation really use the requested thread count?  (Max
+    // over the conv layers of the threads that did a real share of the work.)
+    std::printf("\nThreads actually busy (max over conv layers):");
+    for (int t : threads) {
+        std::printf("  [--threads %d]", t);
+        for (const char *impl : {"convkit", "baseline", "onednn", "xnnpack"}) {
+            int mx = 0;
+            for (const Row &row : rows)
+                if (row.threads == t && row.L->is_conv())
+                    for (const Result &r : row.results)
+                        if (r.impl == impl && r.t.ok) mx = std::max(mx, r.t.threads_busy);
+            std::printf(" %s %d", impl, mx);
+        }
+    }
+    std::printf("\n");
 
     int mismatches = 0;
     for (const Row &row : rows)

@@ -2,6 +2,7 @@
  * element-wise / normalisation ops (validated per call: they carry no
  * shape-dependent state worth planning). */
 #include "internal.h"
+#include "../kernels/chanvec_kernels.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,12 +183,64 @@ ck_status ck_pool2d_plan_create(const ck_pool2d_desc *d, const ck_plan_options *
     ck_plan *p = calloc(1, sizeof *p);
     if (!p) return ck_fail(CK_ERR_OUT_OF_MEMORY, "allocating a plan");
     ck_plan_init_common(p, CK_OP_POOL2D, &o);
-    p->algorithm = CK_ALGO_REFERENCE;
+    p->algorithm = o.algorithm == CK_ALGO_REFERENCE ? CK_ALGO_REFERENCE : CK_ALGO_AUTO;
+    p->impl_name = "reference";
+    if (p->algorithm == CK_ALGO_AUTO) {
+#if defined(__x86_64__)
+        p->impl_name = ck_dispatch_isa() == CK_ISA_AVX2_FMA ? "pool/avx2" : "pool/scalar";
+#else
+        p->impl_name = "pool/scalar";
+#endif
+    }
     p->d.pool = *d;
     p->out_h = P;
     p->out_w = Q;
     *out = p;
     return CK_OK;
+}
+
+/* Fast pooling: channel-vector kernels over 8-channel blocks (NHWC, NCHW8c),
+ * or one channel at a time for NCHW; OpenMP over images x blocks x row chunks. */
+static void ck_pool_fast(const ck_plan *pl, const float *x, float *y) {
+    const ck_pool2d_desc *d = &pl->d.pool;
+    const int64_t C = d->c, H = d->h, W = d->w, P = pl->out_h, Q = pl->out_w;
+    ck_pool_kernel_fn kern = ck_f32_pool_ukernel_8c__scalar;
+#if defined(__x86_64__)
+    if (ck_dispatch_isa() == CK_ISA_AVX2_FMA) kern = ck_f32_pool_ukernel_8c__avx2;
+#endif
+    const int nchw = d->layout == CK_LAYOUT_NCHW, nhwc = d->layout == CK_LAYOUT_NHWC;
+    const int64_t blocks = nchw ? C : (C + 7) / 8;
+    if (nchw) kern = ck_f32_pool_ukernel_8c__scalar; /* one lane per plane */
+    ck_chanvec_geom g0 = {.H = H, .W = W, .P = P, .Q = Q,
+                          .x_pix = nchw ? 1 : (nhwc ? C : 8), .x_row = nchw ? W : (nhwc ? W * C : W * 8),
+                          .y_pix = nchw ? 1 : (nhwc ? C : 8), .y_row = nchw ? Q : (nhwc ? Q * C : Q * 8),
+                          .R = d->r, .S = d->s, .sh = d->stride_h, .sw = d->stride_w, .pt = d->pad_top,
+                          .pl = d->pad_left, .dh = d->dilation_h, .dw = d->dilation_w, .nc = nchw ? 1 : 8};
+    const int nt = pl->threads;
+    const int64_t tasks = d->n * blocks;
+    int64_t chunks = tasks >= 4 * nt ? 1 : (4 * nt + tasks - 1) / tasks;
+    if (chunks > P) chunks = P;
+#pragma omp parallel for collapse(2) num_threads(nt) schedule(static)
+    for (int64_t t = 0; t < tasks; t++)
+        for (int64_t ch = 0; ch < chunks; ch++) {
+            const int64_t n = t / blocks, b = t % blocks;
+            ck_chanvec_geom g = g0;
+            const float *xb;
+            float *yb;
+            if (nchw) {
+                xb = x + (n * C + b) * H * W;
+                yb = y + (n * C + b) * P * Q;
+            } else if (nhwc) {
+                g.nc = (int)(C - b * 8 < 8 ? C - b * 8 : 8);
+                xb = x + n * H * W * C + b * 8;
+                yb = y + n * P * Q * C + b * 8;
+            } else {
+                xb = x + (n * blocks + b) * H * W * 8;
+                yb = y + (n * blocks + b) * P * Q * 8;
+            }
+            kern(&g, xb, yb, P * ch / chunks, P * (ch + 1) / chunks, d->kind == CK_POOL_MAX, d->count_include_pad,
+                 d->pad_bottom, d->pad_right);
+        }
 }
 
 ck_status ck_pool2d_execute(const ck_plan *p, const float *x, float *y) {
@@ -196,7 +249,8 @@ ck_status ck_pool2d_execute(const ck_plan *p, const float *x, float *y) {
     if (p->op != CK_OP_POOL2D) return ck_fail(CK_ERR_INVALID_ARGUMENT, "plan is not a pool2d plan");
     CK_CHECK_PTR(x, "x");
     CK_CHECK_PTR(y, "y");
-    ck_ref_pool2d(&p->d.pool, p->out_h, p->out_w, x, y);
+    if (p->algorithm == CK_ALGO_REFERENCE) ck_ref_pool2d(&p->d.pool, p->out_h, p->out_w, x, y);
+    else ck_pool_fast(p, x, y);
     return CK_OK;
 }
 

@@ -25,7 +25,7 @@ ck_status ck_mul_checked(int64_t a, int64_t b, int64_t *out, const char *what) {
 }
 
 ck_status ck_count4(int64_t n, int64_t c, int64_t h, int64_t w, int64_t *out, const char *what) {
-    int64_t t;
+    int64_t t = 0;
     CK_CHECK(ck_mul_checked(n, c, &t, what));
     CK_CHECK(ck_mul_checked(t, h, &t, what));
     CK_CHECK(ck_mul_checked(t, w, &t, what));

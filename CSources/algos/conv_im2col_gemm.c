@@ -140,6 +140,12 @@ static ck_status im2col_create(ck_plan *p, const float *w, const float *b) {
 
 /* ---- im2col ------------------------------------------------------------ */
 
+/* Loops over fewer floats than this run on the calling thread: waking the
+ * OpenMP team costs more than it saves, and on a loaded machine a region waits
+ * for every member to be scheduled. */
+#define CK_IM2COL_PAR_MIN_FLOATS ((int64_t)1 << 15)
+static inline int par_threads(int nt, int64_t floats) { return floats >= CK_IM2COL_PAR_MIN_FLOATS ? nt : 1; }
+
 /* Valid output-column range [*lo, *hi) for input column iw = q*sw + off in [0, W). */
 static inline void valid_range(int64_t off, int64_t sw, int64_t W, int64_t Q, int64_t *lo, int64_t *hi) {
     int64_t l = off >= 0 ? 0 : (-off + sw - 1) / sw;
@@ -157,6 +163,7 @@ static void im2col_nchw(const ck_conv2d_desc *d, int64_t Q, const float *x /* im
     const int64_t R = d->r, S = d->s, H = d->h, W = d->w, sw = d->stride_w;
     const int64_t ld = rows * Q, nrow = d->c * R * S;
     const int64_t iters = nrow * rows;
+    nt = par_threads(nt, iters * Q);
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t it = 0; it < iters; it++) {
         const int64_t i = it / rows, pr = it % rows;
@@ -201,6 +208,7 @@ static void im2col_nhwc(const ck_conv2d_desc *d, int64_t P, int64_t Q, const flo
     const int64_t R = d->r, S = d->s, H = d->h, W = d->w, C = d->c, G = d->groups;
     const int64_t cg = C / G, kred = cg * R * S, ld = C * R * S;
     const int64_t iters = rows * Q;
+    nt = par_threads(nt, iters * ld);
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t it = 0; it < iters; it++) {
         const int64_t t = t0 + it / Q, q = it % Q;
@@ -284,7 +292,7 @@ static int needs_epilogue(const ck_plan *p, const float *res) {
 static void epilogue_nchw(const ck_plan *p, float *y, const float *res, int64_t j0, int64_t cols) {
     const im2col_state *st = p->algo_state;
     const int64_t K = p->d.conv.k, PQ = p->out_h * p->out_w;
-    const int nt = p->threads;
+    const int nt = par_threads(p->threads, K * cols);
     /* split each channel's span in chunks so small K still uses all threads */
     int64_t chunks = (nt > 1 && K < 4 * nt) ? (4 * nt + K - 1) / K : 1;
     if (chunks > cols / 256) chunks = cols / 256 > 0 ? cols / 256 : 1;
@@ -303,7 +311,7 @@ static void epilogue_nchw(const ck_plan *p, float *y, const float *res, int64_t 
 static void epilogue_nhwc(const ck_plan *p, float *y, const float *res, int64_t pixels) {
     const im2col_state *st = p->algo_state;
     const int64_t K = p->d.conv.k;
-    const int nt = p->threads;
+    const int nt = par_threads(p->threads, K * pixels);
     const int64_t per = K >= 256 ? 1 : (256 + K - 1) / K; /* pixels per iteration */
     const int64_t iters = (pixels + per - 1) / per;
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)

@@ -344,9 +344,11 @@ static void test_1x1(void) {
 static void test_threads(void) {
     ck_rng_seed(2024);
     const ck_conv2d_desc shapes[] = {
-        mk(1, 32, 24, 24, 48, 3, 3, 1, 1, 1, CK_LAYOUT_NCHW), mk(2, 32, 24, 24, 48, 3, 3, 1, 1, 1, CK_LAYOUT_NHWC),
-        mk(1, 64, 20, 20, 64, 1, 1, 1, 0, 1, CK_LAYOUT_NCHW), mk(2, 64, 20, 20, 64, 1, 1, 1, 0, 1, CK_LAYOUT_NHWC),
+        /* big enough that im2col and the epilogue also run on 2 OpenMP threads */
+        mk(1, 32, 24, 24, 64, 3, 3, 1, 1, 1, CK_LAYOUT_NCHW), mk(2, 32, 24, 24, 48, 3, 3, 1, 1, 1, CK_LAYOUT_NHWC),
+        mk(1, 64, 24, 24, 64, 1, 1, 1, 0, 1, CK_LAYOUT_NCHW), mk(2, 64, 20, 20, 64, 1, 1, 1, 0, 1, CK_LAYOUT_NHWC),
         mk(1, 24, 17, 17, 24, 3, 3, 2, 1, 24, CK_LAYOUT_NCHW), mk(1, 24, 17, 17, 36, 3, 3, 1, 1, 3, CK_LAYOUT_NHWC),
+        mk(1, 48, 40, 40, 48, 3, 3, 1, 1, 48, CK_LAYOUT_NCHW), mk(1, 48, 40, 40, 48, 3, 3, 1, 1, 48, CK_LAYOUT_NHWC),
     };
     for (int integer = 1; integer >= 0; integer--)
         for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {

@@ -90,12 +90,13 @@ func withOptionalPointer<R>(_ values: [Float]?, _ body: (UnsafePointer<Float>?) 
 /// print(plan.implementationName)     // e.g. "direct/avx2_fma"
 /// ```
 ///
-/// Thread safety: `Conv2DPlan` is `Sendable` (checked by hand, hence
-/// `@unchecked`): the C plan is immutable after creation, and `ck_conv2d_execute`
-/// may run concurrently on one plan as long as each call has its own output and
-/// workspace — every call here writes its own output tensor and lets the C core
-/// allocate a per-call workspace.
-public final class Conv2DPlan: @unchecked Sendable, CustomStringConvertible {
+/// Thread safety: `Conv2DPlan` is `Sendable` and may be executed from many
+/// threads or tasks at once. Its only non-value member is the C plan handle,
+/// which is `@unchecked Sendable` by hand-checked reasoning: the C plan is
+/// immutable after creation, and `ck_conv2d_execute` may run concurrently on one
+/// plan as long as each call has its own output and workspace — every call here
+/// writes its own output tensor and lets the C core allocate a per-call workspace.
+public final class Conv2DPlan: Sendable, CustomStringConvertible {
     /// The convolution this plan runs.
     public let descriptor: Conv2DDescriptor
     /// The options the plan was created with.
@@ -183,7 +184,7 @@ public final class Conv2DPlan: @unchecked Sendable, CustomStringConvertible {
 // MARK: - ConvTranspose2DPlan
 
 /// A ready-to-run transposed 2-D convolution. Thread safety as `Conv2DPlan`.
-public final class ConvTranspose2DPlan: @unchecked Sendable, CustomStringConvertible {
+public final class ConvTranspose2DPlan: Sendable, CustomStringConvertible {
     /// The transposed convolution this plan runs.
     public let descriptor: ConvTranspose2DDescriptor
     /// The options the plan was created with.
@@ -256,7 +257,7 @@ public final class ConvTranspose2DPlan: @unchecked Sendable, CustomStringConvert
 /// let pool = try Pool2DPlan(descriptor: Pool2DDescriptor(kind: .max, inputShape: x.shape, window: 2))
 /// let y = try pool(x)
 /// ```
-public final class Pool2DPlan: @unchecked Sendable, CustomStringConvertible {
+public final class Pool2DPlan: Sendable, CustomStringConvertible {
     /// The pooling this plan runs.
     public let descriptor: Pool2DDescriptor
     /// The options the plan was created with.
@@ -316,7 +317,7 @@ public final class Pool2DPlan: @unchecked Sendable, CustomStringConvertible {
 /// NHWC, which coincide for 1x1 images; use `Tensor.flattened()` after
 /// convolutions) or plain `[Float]` arrays of `batch * inputFeatures` values,
 /// row-major by sample.
-public final class DensePlan: @unchecked Sendable, CustomStringConvertible {
+public final class DensePlan: Sendable, CustomStringConvertible {
     /// The layer this plan runs.
     public let descriptor: DenseDescriptor
     /// The options the plan was created with.

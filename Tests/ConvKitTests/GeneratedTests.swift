@@ -49,16 +49,21 @@ struct GeneratedTests {
         // The naive result has no activation: apply it through Ops (tested separately).
         let linear = try Tensor(shape: d0.outputShape, values: naiveConv(x, d0, weights: w, bias: b))
         let expected = try Ops.apply(c.activation, to: linear)
+        var tried: Set<String> = []
         for layout in Layout.allCases {
             let d = try c.descriptor(layout)
-            for algorithm in [Algorithm.reference, .auto] {
+            // Every algorithm that accepts the shape (explicit ones included) must agree.
+            for algorithm in Algorithm.allCases where d.isApplicable(algorithm) {
                 let plan = try Conv2DPlan(descriptor: d, weights: w, bias: b, options: PlanOptions(algorithm: algorithm))
                 let y = try plan(x.converted(to: layout))
                 #expect(y.layout == layout)
                 #expect(y.isApproximatelyEqual(to: expected, absoluteTolerance: 1e-4, relativeTolerance: 1e-4),
-                        "\(c) \(layout) \(plan.implementationName): max diff \(y.maxAbsDifference(expected))")
+                        "\(c) \(layout) \(algorithm) -> \(plan.implementationName): max diff \(y.maxAbsDifference(expected))")
+                tried.insert("\(algorithm)->\(plan.implementationName)")
             }
         }
+        #expect(tried.contains { $0.hasPrefix("reference->") })
+        print("conv sweep \(c): \(tried.sorted())")
     }
 
     @Test("Conv: a fused residual is added before the activation")

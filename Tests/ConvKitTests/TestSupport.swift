@@ -54,3 +54,11 @@ func naiveConv(_ x: Tensor, _ d: Conv2DDescriptor, weights: [Float], bias: [Floa
     } } } }
     return y
 }
+
+/// Whether two images agree within `tolerance` (relative to the magnitude, at least absolute):
+/// fast algorithms (Winograd) round differently from the exact integer results.
+func approximatelyEqual(_ a: [[Float]], _ b: [[Float]], tolerance: Float = 1e-4) -> Bool {
+    a.count == b.count && zip(a, b).allSatisfy { ra, rb in
+        ra.count == rb.count && zip(ra, rb).allSatisfy { abs($0 - $1) <= tolerance * max(1, abs($1)) }
+    }
+}

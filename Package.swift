@@ -34,7 +34,6 @@ let package = Package(
             name: "CConvKit",
             dependencies: [.target(name: "COpenBLAS", condition: .when(platforms: [.linux]))],
             path: "CSources",
-            exclude: ["CMakeLists.txt"],
             publicHeadersPath: "include",
             cSettings: [
                 .headerSearchPath("core"),
@@ -70,6 +69,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/convkit"
+        ),
+        // The README's Swift example (kept compiling by `swift build`, run by Scripts/test.sh).
+        .executableTarget(
+            name: "convkit-example",
+            dependencies: ["ConvKit"],
+            path: "Examples/swift"
         ),
         .testTarget(
             name: "ConvKitTests",

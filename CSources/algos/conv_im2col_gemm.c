@@ -141,9 +141,12 @@ static ck_status im2col_create(ck_plan *p, const float *w, const float *b) {
 /* ---- im2col ------------------------------------------------------------ */
 
 /* Loops over fewer floats than this run on the calling thread: waking the
- * OpenMP team costs more than it saves, and on a loaded machine a region waits
- * for every member to be scheduled. */
-#define CK_IM2COL_PAR_MIN_FLOATS ((int64_t)1 << 15)
+ * OpenMP team costs more than it saves (~2^17 floats is ~50 us of copying), and
+ * on a loaded machine a region waits for every member to be scheduled. */
+#define CK_IM2COL_PAR_MIN_FLOATS ((int64_t)1 << 17)
+/* Grouped NCHW convolutions run im2col/GEMM/epilogue on chunks of groups
+ * whose column matrix is about this size (a share of L2). */
+#define CK_IM2COL_GROUP_CHUNK_BYTES ((size_t)256 << 10)
 static inline int par_threads(int nt, int64_t floats) { return floats >= CK_IM2COL_PAR_MIN_FLOATS ? nt : 1; }
 
 /* Valid output-column range [*lo, *hi) for input column iw = q*sw + off in [0, W). */
@@ -157,39 +160,8 @@ static inline void valid_range(int64_t off, int64_t sw, int64_t W, int64_t Q, in
     *hi = h;
 }
 
-/* NCHW: col[(c*R + r)*S + s][(p - p0)*Q + q] for p in [p0, p0 + rows), all C channels. */
-static void im2col_nchw(const ck_conv2d_desc *d, int64_t Q, const float *x /* image n */, int64_t p0,
-                        int64_t rows, float *col, int nt) {
-    const int64_t R = d->r, S = d->s, H = d->h, W = d->w, sw = d->stride_w;
-    const int64_t ld = rows * Q, nrow = d->c * R * S;
-    const int64_t iters = nrow * rows;
-    nt = par_threads(nt, iters * Q);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-    for (int64_t it = 0; it < iters; it++) {
-        const int64_t i = it / rows, pr = it % rows;
-        const int64_t s = i % S, r = (i / S) % R, c = i / (R * S);
-        float *dst = col + i * ld + pr * Q;
-        const int64_t ih = (p0 + pr) * d->stride_h - d->pad_top + r * d->dilation_h;
-        if (ih < 0 || ih >= H) {
-            memset(dst, 0, (size_t)Q * sizeof(float));
-            continue;
-        }
-        const int64_t off = s * d->dilation_w - d->pad_left;
-        int64_t lo, hi;
-        valid_range(off, sw, W, Q, &lo, &hi);
-        const float *src = x + (c * H + ih) * W + off;
-        if (lo > 0) memset(dst, 0, (size_t)lo * sizeof(float));
-        if (sw == 1) {
-            if (hi > lo) memcpy(dst + lo, src + lo, (size_t)(hi - lo) * sizeof(float));
-        } else if (sw == 2) {
-            for (int64_t q = lo; q < hi; q++) dst[q] = src[2 * q];
-        } else {
-            for (int64_t q = lo; q < hi; q++) dst[q] = src[q * sw];
-        }
-        if (hi < Q) memset(dst + hi, 0, (size_t)(Q - hi) * sizeof(float));
-    }
-}
-
+/* NCHW: col[((c - c0)*R + r)*S + s][(p - p0)*Q + q] for p in [p0, p0 + rows)
+ * and channels c in [c0, c0 + nc). */
 static inline void copy_floats(float *dst, const float *src, int64_t n) {
     if (n >= 16) memcpy(dst, src, (size_t)n * sizeof(float));
     else
@@ -199,6 +171,41 @@ static inline void zero_floats(float *dst, int64_t n) {
     if (n >= 16) memset(dst, 0, (size_t)n * sizeof(float));
     else
         for (int64_t i = 0; i < n; i++) dst[i] = 0.f;
+}
+
+static void im2col_nchw(const ck_conv2d_desc *d, int64_t Q, const float *x /* image n */, int64_t p0,
+                        int64_t rows, int64_t c0, int64_t nc, float *col, int nt) {
+    const int64_t R = d->r, S = d->s, H = d->h, W = d->w, sw = d->stride_w;
+    const int64_t ld = rows * Q;
+    x += c0 * H * W;
+    const int64_t iters = nc * R; /* (c, r) pairs; s and the output rows inside */
+    nt = par_threads(nt, iters * S * ld);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (int64_t it = 0; it < iters; it++) {
+        const int64_t c = it / R, r = it % R;
+        const float *xc = x + c * H * W;
+        for (int64_t s = 0; s < S; s++) {
+            const int64_t off = s * d->dilation_w - d->pad_left;
+            int64_t lo, hi;
+            valid_range(off, sw, W, Q, &lo, &hi);
+            float *dst = col + ((c * R + r) * S + s) * ld;
+            int64_t ih = p0 * d->stride_h - d->pad_top + r * d->dilation_h;
+            for (int64_t pr = 0; pr < rows; pr++, dst += Q, ih += d->stride_h) {
+                if (ih < 0 || ih >= H) {
+                    zero_floats(dst, Q);
+                    continue;
+                }
+                const float *src = xc + ih * W + off;
+                zero_floats(dst, lo);
+                if (sw == 1) copy_floats(dst + lo, src + lo, hi - lo);
+                else if (sw == 2)
+                    for (int64_t q = lo; q < hi; q++) dst[q] = src[2 * q];
+                else
+                    for (int64_t q = lo; q < hi; q++) dst[q] = src[q * sw];
+                zero_floats(dst + hi, Q - hi);
+            }
+        }
+    }
 }
 
 /* NHWC: one column-matrix row per output pixel of global rows [t0, t0 + rows)
@@ -288,10 +295,14 @@ static int needs_epilogue(const ck_plan *p, const float *res) {
     return st->bias || res || p->d.conv.activation.kind != CK_ACT_NONE;
 }
 
-/* NCHW: channels [0, K) of one image, output columns [j0, j0 + cols) of each plane. */
-static void epilogue_nchw(const ck_plan *p, float *y, const float *res, int64_t j0, int64_t cols) {
+/* NCHW: channels [k0, k0 + K) of one image, output columns [j0, j0 + cols) of each plane. */
+static void epilogue_nchw(const ck_plan *p, float *y, const float *res, int64_t k0, int64_t K, int64_t j0,
+                          int64_t cols) {
     const im2col_state *st = p->algo_state;
-    const int64_t K = p->d.conv.k, PQ = p->out_h * p->out_w;
+    const int64_t PQ = p->out_h * p->out_w;
+    y += k0 * PQ;
+    if (res) res += k0 * PQ;
+    const float *bias = st->bias ? st->bias + k0 : NULL;
     const int nt = par_threads(p->threads, K * cols);
     /* split each channel's span in chunks so small K still uses all threads */
     int64_t chunks = (nt > 1 && K < 4 * nt) ? (4 * nt + K - 1) / K : 1;
@@ -303,7 +314,7 @@ static void epilogue_nchw(const ck_plan *p, float *y, const float *res, int64_t 
         const int64_t a = ch * per, e = a + per < cols ? a + per : cols;
         if (a >= e) continue;
         const int64_t o = k * PQ + j0 + a;
-        epilogue_span_scalar(y + o, e - a, st->bias ? st->bias + k : NULL, res ? res + o : NULL, p->d.conv.activation);
+        epilogue_span_scalar(y + o, e - a, bias ? bias + k : NULL, res ? res + o : NULL, p->d.conv.activation);
     }
 }
 
@@ -353,18 +364,29 @@ static ck_status im2col_execute(const ck_plan *p, const float *x, float *y, cons
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)kg, (int)PQ, (int)cg, 1.f,
                                 st->w + g * kg * kred, (int)kred, xn + g * cg * PQ, (int)PQ, 0.f, yn + g * kg * PQ,
                                 (int)PQ);
-                if (epi) epilogue_nchw(p, yn, rn, 0, PQ);
+                if (epi) epilogue_nchw(p, yn, rn, 0, K, 0, PQ);
                 continue;
             }
             for (int64_t p0 = 0; p0 < P; p0 += st->block_rows) {
                 const int64_t rows = P - p0 < st->block_rows ? P - p0 : st->block_rows;
                 const int64_t cols = rows * Q;
-                im2col_nchw(d, Q, xn, p0, rows, col, nt);
-                for (int64_t g = 0; g < G; g++)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)kg, (int)cols, (int)kred, 1.f,
-                                st->w + g * kg * kred, (int)kred, col + g * kred * cols, (int)cols, 0.f,
-                                yn + g * kg * PQ + p0 * Q, (int)PQ);
-                if (epi) epilogue_nchw(p, yn, rn, p0 * Q, cols);
+                /* With many groups, work through them in chunks whose columns
+                 * stay in L2 (im2col -> GEMMs -> epilogue on hot data). */
+                int64_t gchunk = G;
+                if (G > 1) {
+                    gchunk = (int64_t)(CK_IM2COL_GROUP_CHUNK_BYTES / ((size_t)(kred * cols) * sizeof(float)));
+                    if (gchunk < 1) gchunk = 1;
+                    if (gchunk > G) gchunk = G;
+                }
+                for (int64_t g0 = 0; g0 < G; g0 += gchunk) {
+                    const int64_t ng = G - g0 < gchunk ? G - g0 : gchunk;
+                    im2col_nchw(d, Q, xn, p0, rows, g0 * cg, ng * cg, col, nt);
+                    for (int64_t g = g0; g < g0 + ng; g++)
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)kg, (int)cols, (int)kred, 1.f,
+                                    st->w + g * kg * kred, (int)kred, col + (g - g0) * kred * cols, (int)cols, 0.f,
+                                    yn + g * kg * PQ + p0 * Q, (int)PQ);
+                    if (epi) epilogue_nchw(p, yn, rn, g0 * kg, ng * kg, p0 * Q, cols);
+                }
             }
         }
         return CK_OK;

@@ -66,4 +66,11 @@ void ck_ref_conv_transpose2d(const ck_conv_transpose2d_desc *d, int64_t P, int64
                     y[ck_offset(d->layout, d->k, P, Q, n, k, p, q)] = ck_activate(d->activation, (float)acc);
                 }
         }
+    if (d->layout == CK_LAYOUT_NCHW8C && d->k % 8) {
+        /* keep the blocked layout's channel tail zero */
+        for (int64_t n = 0; n < d->n; n++)
+            for (int64_t k = d->k; k < (d->k + 7) / 8 * 8; k++)
+                for (int64_t p = 0; p < P; p++)
+                    for (int64_t q = 0; q < Q; q++) y[ck_offset(d->layout, d->k, P, Q, n, k, p, q)] = 0.f;
+    }
 }

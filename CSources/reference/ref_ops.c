@@ -31,6 +31,13 @@ void ck_ref_pool2d(const ck_pool2d_desc *d, int64_t P, int64_t Q, const float *x
                     else out = (float)(acc / (double)(d->count_include_pad ? padded : real));
                     y[ck_offset(d->layout, d->c, P, Q, n, c, p, q)] = out;
                 }
+    if (d->layout == CK_LAYOUT_NCHW8C && d->c % 8) {
+        /* keep the blocked layout's channel tail zero */
+        for (int64_t n = 0; n < d->n; n++)
+            for (int64_t c = d->c; c < (d->c + 7) / 8 * 8; c++)
+                for (int64_t p = 0; p < P; p++)
+                    for (int64_t q = 0; q < Q; q++) y[ck_offset(d->layout, d->c, P, Q, n, c, p, q)] = 0.f;
+    }
 }
 
 void ck_ref_dense(const ck_dense_desc *d, const float *x, const float *w, const float *b, float *y) {

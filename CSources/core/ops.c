@@ -254,6 +254,15 @@ ck_status ck_pool2d_execute(const ck_plan *p, const float *x, float *y) {
     return CK_OK;
 }
 
+/* NCHW8c outputs keep their channel tail (channels C..ceil(C/8)*8-1) zero. */
+static void ck_zero_blocked_tail(ck_layout layout, int64_t n, int64_t c, int64_t h, int64_t w, float *y) {
+    if (layout != CK_LAYOUT_NCHW8C || c % 8 == 0) return;
+    for (int64_t in = 0; in < n; in++)
+        for (int64_t ic = c; ic < (c + 7) / 8 * 8; ic++)
+            for (int64_t ih = 0; ih < h; ih++)
+                for (int64_t iw = 0; iw < w; iw++) y[ck_offset(layout, c, h, w, in, ic, ih, iw)] = 0.f;
+}
+
 ck_status ck_global_pool2d(ck_pool_kind kind, ck_layout layout, int64_t n, int64_t c, int64_t h, int64_t w,
                            const float *x, float *y) {
     ck_clear_error();
@@ -273,6 +282,7 @@ ck_status ck_global_pool2d(ck_pool_kind kind, ck_layout layout, int64_t n, int64
                 }
             y[ck_offset(layout, c, 1, 1, in, ic, 0, 0)] = (float)(kind == CK_POOL_MAX ? acc : acc / (double)(h * w));
         }
+    ck_zero_blocked_tail(layout, n, c, 1, 1, y);
     return CK_OK;
 }
 
@@ -434,6 +444,7 @@ ck_status ck_batch_norm_inference(ck_layout layout, int64_t n, int64_t c, int64_
                     y[o] = ck_activate(act, (float)(scale * (double)x[o] + shift));
                 }
         }
+    ck_zero_blocked_tail(layout, n, c, h, w, y);
     return CK_OK;
 }
 

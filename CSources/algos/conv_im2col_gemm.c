@@ -381,10 +381,16 @@ static ck_status im2col_execute(const ck_plan *p, const float *x, float *y, cons
                 for (int64_t g0 = 0; g0 < G; g0 += gchunk) {
                     const int64_t ng = G - g0 < gchunk ? G - g0 : gchunk;
                     im2col_nchw(d, Q, xn, p0, rows, g0 * cg, ng * cg, col, nt);
-                    for (int64_t g = g0; g < g0 + ng; g++)
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)kg, (int)cols, (int)kred, 1.f,
-                                    st->w + g * kg * kred, (int)kred, col + (g - g0) * kred * cols, (int)cols, 0.f,
-                                    yn + g * kg * PQ + p0 * Q, (int)PQ);
+                    for (int64_t g = g0; g < g0 + ng; g++) {
+                        const float *cg_col = col + (g - g0) * kred * cols;
+                        float *yg = yn + g * kg * PQ + p0 * Q;
+                        if (kg == 1) /* one output channel per group (depthwise): y^T = col^T . w */
+                            cblas_sgemv(CblasRowMajor, CblasTrans, (int)kred, (int)cols, 1.f, cg_col, (int)cols,
+                                        st->w + g * kred, 1, 0.f, yg, 1);
+                        else
+                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)kg, (int)cols, (int)kred,
+                                        1.f, st->w + g * kg * kred, (int)kred, cg_col, (int)cols, 0.f, yg, (int)PQ);
+                    }
                     if (epi) epilogue_nchw(p, yn, rn, g0 * kg, ng * kg, p0 * Q, cols);
                 }
             }

@@ -53,6 +53,12 @@ static ck_status dw_create(ck_plan *p, const float *w, const float *b) {
         p->impl_name = "depthwise/avx2_fma";
     } else
 #endif
+#if defined(__aarch64__)
+    if (ck_dispatch_isa() == CK_ISA_NEON) {
+        st->kernel = ck_f32_dwconv_ukernel_8c__neon;
+        p->impl_name = "depthwise/neon";
+    } else
+#endif
     {
         st->kernel = ck_f32_dwconv_ukernel_8c__scalar;
         p->impl_name = "depthwise/scalar";

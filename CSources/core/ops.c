@@ -188,6 +188,8 @@ ck_status ck_pool2d_plan_create(const ck_pool2d_desc *d, const ck_plan_options *
     if (p->algorithm == CK_ALGO_AUTO) {
 #if defined(__x86_64__)
         p->impl_name = ck_dispatch_isa() == CK_ISA_AVX2_FMA ? "pool/avx2" : "pool/scalar";
+#elif defined(__aarch64__)
+        p->impl_name = ck_dispatch_isa() == CK_ISA_NEON ? "pool/neon" : "pool/scalar";
 #else
         p->impl_name = "pool/scalar";
 #endif
@@ -207,6 +209,9 @@ static void ck_pool_fast(const ck_plan *pl, const float *x, float *y) {
     ck_pool_kernel_fn kern = ck_f32_pool_ukernel_8c__scalar;
 #if defined(__x86_64__)
     if (ck_dispatch_isa() == CK_ISA_AVX2_FMA) kern = ck_f32_pool_ukernel_8c__avx2;
+#endif
+#if defined(__aarch64__)
+    if (ck_dispatch_isa() == CK_ISA_NEON) kern = ck_f32_pool_ukernel_8c__neon;
 #endif
     const int nchw = d->layout == CK_LAYOUT_NCHW, nhwc = d->layout == CK_LAYOUT_NHWC;
     const int64_t blocks = nchw ? C : (C + 7) / 8;

@@ -39,6 +39,12 @@ void ck_f32_dwconv_ukernel_8c__avx2_fma(const ck_chanvec_geom *g, const float *x
 void ck_f32_pool_ukernel_8c__avx2(const ck_chanvec_geom *g, const float *x, float *y, int64_t p0, int64_t p1,
                                   int is_max, int count_include_pad, int64_t pb, int64_t pr);
 #endif
+#if defined(__aarch64__)
+void ck_f32_dwconv_ukernel_8c__neon(const ck_chanvec_geom *g, const float *x, const float *w, const float *b,
+                                    const float *res, float *y, int64_t p0, int64_t p1, ck_activation act);
+void ck_f32_pool_ukernel_8c__neon(const ck_chanvec_geom *g, const float *x, float *y, int64_t p0, int64_t p1,
+                                  int is_max, int count_include_pad, int64_t pb, int64_t pr);
+#endif
 
 /** Whether the kernels apply `act` themselves (else the caller runs ck_activate after). */
 static inline int ck_chanvec_act_in_kernel(ck_activation act) {

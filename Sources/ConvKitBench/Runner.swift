@@ -83,7 +83,7 @@ public struct BenchConfiguration: Sendable, Hashable {
         self.minRuns = quick ? 3 : 10
         self.maxTime = quick ? 2 : 20
         self.warmupRuns = 1
-        self.peakSeconds = quick ? 0.05 : 0.3
+        self.peakSeconds = quick ? 0.05 : 0.5
         self.referenceFlopLimit = 1.2e8
         self.samplePositions = 256
     }

@@ -335,6 +335,12 @@ static void epilogue_nhwc(const ck_plan *p, float *y, const float *res, int64_t 
 
 /* ---- execute ------------------------------------------------------------ */
 
+/* sgemv for one-output-channel groups: cheaper per call than sgemm.  With
+ * more than one thread only where OpenBLAS runs it single-threaded anyway
+ * (m*n < 2304*4): a threaded sgemv per group would sync the BLAS pool once
+ * per group, where the tiny sgemm stays on one thread. */
+static int use_gemv(int nt, int64_t elems) { return nt == 1 || elems < 2304 * 4; }
+
 static int blas_int_ok(int64_t v) { return v <= 2147483647; }
 
 static ck_status im2col_execute(const ck_plan *p, const float *x, float *y, const float *res, void *ws) {
@@ -384,7 +390,7 @@ static ck_status im2col_execute(const ck_plan *p, const float *x, float *y, cons
                     for (int64_t g = g0; g < g0 + ng; g++) {
                         const float *cg_col = col + (g - g0) * kred * cols;
                         float *yg = yn + g * kg * PQ + p0 * Q;
-                        if (kg == 1) /* one output channel per group (depthwise): y^T = col^T . w */
+                        if (kg == 1 && use_gemv(nt, kred * cols)) /* depthwise-style: y^T = col^T . w */
                             cblas_sgemv(CblasRowMajor, CblasTrans, (int)kred, (int)cols, 1.f, cg_col, (int)cols,
                                         st->w + g * kred, 1, 0.f, yg, 1);
                         else
@@ -413,9 +419,14 @@ static ck_status im2col_execute(const ck_plan *p, const float *x, float *y, cons
         const int64_t M = rows * Q;
         im2col_nhwc(d, P, Q, x, t0, rows, col, nt);
         float *yb = y + t0 * Q * K;
-        for (int64_t g = 0; g < G; g++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)kg, (int)kred, 1.f, col + g * kred,
-                        (int)ld, st->w + g * kred * kg, (int)kg, 0.f, yb + g * kg, (int)K);
+        for (int64_t g = 0; g < G; g++) {
+            if (kg == 1 && use_gemv(nt, M * kred)) /* depthwise-style: one output column per group */
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)M, (int)kred, 1.f, col + g * kred, (int)ld,
+                            st->w + g * kred, 1, 0.f, yb + g, (int)K);
+            else
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)kg, (int)kred, 1.f,
+                            col + g * kred, (int)ld, st->w + g * kred * kg, (int)kg, 0.f, yb + g * kg, (int)K);
+        }
         if (epi) epilogue_nhwc(p, yb, res ? res + t0 * Q * K : NULL, M);
     }
     return CK_OK;

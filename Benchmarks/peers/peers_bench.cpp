@@ -9,7 +9,11 @@
 #include "convkit.h"
 
 #include <cblas.h>
+#if __has_include(<omp.h>)
 #include <omp.h>
+#else
+extern "C" void omp_set_num_threads(int);  // e.g. Swift's bundled clang ships no omp.h
+#endif
 
 #if defined(PEERS_HAVE_ONEDNN)
 #include <dnnl.hpp>

@@ -443,7 +443,7 @@ static void test_pooling(void) {
 
     static const float xm[8] = {1, 5, 3, 2, -1, -2, -3, 0}; /* NCHW 1x4x1x2 */
     static const float em[4] = {3, 5, -1, 0};
-    float ym[4];
+    float ym[8];
     CHECK_OK(ck_maxout(CK_LAYOUT_NCHW, 1, 4, 1, 2, 2, xm, ym));
     expect_array("maxout group 2", ym, em, 4, 0);
     CHECK_OK(ck_maxout(CK_LAYOUT_NCHW, 1, 4, 1, 2, 4, xm, ym));

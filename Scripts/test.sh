@@ -4,11 +4,17 @@
 #   2. swift build + swift test
 #   3. Scripts/check-install.sh  CMake build + ctest + install + C examples
 #   4. ASan + UBSan build of the C core and its tests, with ctest
-# Fails fast.  Environment: JOBS (parallel build jobs, default 2).
+# Fails fast.  Environment: JOBS (parallel build jobs, default 2);
+# SWIFT_SCRATCH_PATH (swift --scratch-path, default SwiftPM's .build);
+# CHECK_BUILD_DIR (default build-check), SANITIZE_BUILD_DIR (default "$SAN").
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 export JOBS=${JOBS:-2}
+CHECK_BUILD_DIR=${CHECK_BUILD_DIR:-build-check}
+SAN=${SANITIZE_BUILD_DIR:-"$SAN"}
+SWIFT_ARGS=(-j "$JOBS")
+if [ -n "${SWIFT_SCRATCH_PATH:-}" ]; then SWIFT_ARGS+=(--scratch-path "$SWIFT_SCRATCH_PATH"); fi
 START=$SECONDS
 
 section() {
@@ -21,27 +27,27 @@ section "1/4 setup: system packages"
 Scripts/setup.sh
 
 section "2/4 swift build + swift test"
-swift build -j "$JOBS"
-swift test -j "$JOBS"
+swift build "${SWIFT_ARGS[@]}"
+swift test "${SWIFT_ARGS[@]}"
 
 section "3/4 CMake build, ctest, install, C examples"
-Scripts/check-install.sh build-check
+Scripts/check-install.sh "$CHECK_BUILD_DIR"
 
 section "4/4 C core + tests under AddressSanitizer + UndefinedBehaviorSanitizer"
-cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DCONVKIT_SANITIZE=ON \
+cmake -S . -B "$SAN" -DCMAKE_BUILD_TYPE=Debug -DCONVKIT_SANITIZE=ON \
       -DCONVKIT_BUILD_TESTS=ON -DCONVKIT_BUILD_EXAMPLES=ON
-cmake --build build-sanitize -j"$JOBS"
+cmake --build "$SAN" -j"$JOBS"
 # LeakSanitizer needs ptrace; it is unavailable in some containers, so only ask
 # for leak detection where it works.
 leak=0
 if \
-   echo 'int main(void){return 0;}' | cc -x c -fsanitize=address -o build-sanitize/lsan-probe - 2>/dev/null && \
-   ASAN_OPTIONS=detect_leaks=1 build-sanitize/lsan-probe >/dev/null 2>&1; then
+   echo 'int main(void){return 0;}' | cc -x c -fsanitize=address -o "$SAN"/lsan-probe - 2>/dev/null && \
+   ASAN_OPTIONS=detect_leaks=1 "$SAN"/lsan-probe >/dev/null 2>&1; then
     leak=1
 fi
 echo "leak detection: $([ $leak = 1 ] && echo on || echo 'off (LeakSanitizer unsupported here)')"
 export ASAN_OPTIONS="detect_leaks=$leak:abort_on_error=1:strict_string_checks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-ctest --test-dir build-sanitize --output-on-failure -j"$JOBS"
+ctest --test-dir "$SAN" --output-on-failure -j"$JOBS"
 
 section "all tests passed  (total $((SECONDS - START))s)"

@@ -359,10 +359,13 @@ struct Check {
 // y in NCHW.  Tolerance |y - ref| <= tol * sum|terms| + 1e-6 with
 // tol = 8 * sqrt(reduction) * 2^-24 (a little looser than ConvKit's own test
 // tolerance so that peers' summation orders pass too).
-Check check_output(const Layer &L, const std::vector<Sample> &samples, const std::vector<float> &y) {
+// min_tol raises the relative tolerance for less accurate algorithms
+// (Winograd F(4x4): 2e-5, F(6x6): 5e-5, as issue 5 specifies).
+Check check_output(const Layer &L, const std::vector<Sample> &samples, const std::vector<float> &y,
+                   double min_tol = 0) {
     Check c;
     double red = L.is_conv() ? double((L.C / L.groups) * L.R * L.S) : double(L.R * L.S);
-    double tol = 8.0 * std::sqrt(red) * std::ldexp(1.0, -24);
+    double tol = std::max(min_tol, 8.0 * std::sqrt(red) * std::ldexp(1.0, -24));
     for (const Sample &s : samples) {
         double v = y[size_t(((s.n * L.K + s.k) * L.P + s.p) * L.Q + s.q)];
         double err = std::fabs(v - s.ref);
@@ -416,14 +419,17 @@ std::vector<Result> run_convkit(const Layer &L, const Data &d, const std::vector
         struct Cand {
             ck_algorithm algo;
             std::vector<ck_layout> layouts;  // native first
+            uint32_t flags;
+            double min_tol;
         };
         const std::vector<Cand> cands = {
-            {CK_ALGO_IM2COL, {CK_LAYOUT_NCHW}},
-            {CK_ALGO_DIRECT, {CK_LAYOUT_NCHW8C}},
-            {CK_ALGO_WINOGRAD_F2, {CK_LAYOUT_NCHW8C, CK_LAYOUT_NCHW}},
-            {CK_ALGO_WINOGRAD_F4, {CK_LAYOUT_NCHW8C, CK_LAYOUT_NCHW}},
-            {CK_ALGO_DEPTHWISE, {CK_LAYOUT_NCHW8C, CK_LAYOUT_NCHW}},
-            {CK_ALGO_AUTO, {CK_LAYOUT_NCHW8C, CK_LAYOUT_NCHW}},
+            {CK_ALGO_IM2COL, {CK_LAYOUT_NCHW}, 0, 0},
+            {CK_ALGO_DIRECT, {CK_LAYOUT_NCHW8C}, 0, 0},
+            {CK_ALGO_WINOGRAD_F2, {CK_LAYOUT_NCHW8C, CK_LAYOUT_NCHW}, 0, 0},
+            {CK_ALGO_WINOGRAD_F4, {CK_LAYOUT_NCHW8C, CK_LAYOUT_NCHW}, 0, 2e-5},
+            {CK_ALGO_WINOGRAD_F6, {CK_LAYOUT_NCHW8C, CK_LAYOUT_NCHW}, CK_PLAN_FAST_MATH, 5e-5},
+            {CK_ALGO_DEPTHWISE, {CK_LAYOUT_NCHW8C, CK_LAYOUT_NCHW}, 0, 0},
+            {CK_ALGO_AUTO, {CK_LAYOUT_NCHW8C, CK_LAYOUT_NCHW}, 0, 2e-5},
         };
         for (const Cand &cand : cands) {
             for (ck_layout lay : cand.layouts) {
@@ -437,6 +443,7 @@ std::vector<Result> run_convkit(const Layer &L, const Data &d, const std::vector
                 std::memset(&opt, 0, sizeof opt);
                 opt.algorithm = cand.algo;
                 opt.threads = threads;
+                opt.flags = cand.flags;
                 ck_status st = ck_conv2d_algorithm_applicable(&desc, cand.algo, &opt);
                 ck_plan *plan = nullptr;
                 if (st == CK_OK) st = ck_conv2d_plan_create(&desc, d.w.data(), d.b.data(), &opt, &plan);
@@ -453,6 +460,7 @@ std::vector<Result> run_convkit(const Layer &L, const Data &d, const std::vector
                 ck_plan_algorithm(plan, &used);
                 r.variant = ck_algorithm_name(cand.algo);
                 if (cand.algo == CK_ALGO_AUTO) r.variant += std::string("->") + ck_algorithm_name(used);
+                if (cand.flags & CK_PLAN_FAST_MATH) r.variant += "(fast-math)";
                 size_t ws = 0;
                 ck_plan_workspace_size(plan, &ws);
                 r.workspace_bytes = ws;
@@ -468,7 +476,7 @@ std::vector<Result> run_convkit(const Layer &L, const Data &d, const std::vector
                     ck_plan_destroy(plan);
                     continue;
                 }
-                r.check = check_output(L, samples, to_nchw(lay, y, L.N, L.K, L.P, L.Q));
+                r.check = check_output(L, samples, to_nchw(lay, y, L.N, L.K, L.P, L.Q), cand.min_tol);
                 r.correct = r.check.ok;
                 if (!r.correct) loud_mismatch(L, threads, r);
                 r.t = time_it([&] { return ck_conv2d_execute(plan, x.data(), y.data(), nullptr, wsp, ws) == CK_OK; });

@@ -42,6 +42,10 @@
 
 #if defined(CK_IM2COL_HAVE_BLAS)
 
+/* Grouped convolutions work on column-matrix pieces of about this size (a share
+ * of L2): NCHW in chunks of groups, NHWC in blocks of output rows. */
+#define CK_IM2COL_GROUP_CHUNK_BYTES ((size_t)256 << 10)
+
 typedef struct im2col_state {
     int nhwc;            /* 1: NHWC, 0: NCHW */
     int direct;          /* 1x1, stride 1, unpadded: GEMM on x directly */
@@ -131,6 +135,13 @@ static ck_status im2col_create(ck_plan *p, const float *w, const float *b) {
                        row_bytes_d, (long long)(d->c * RS), (long long)Q, p->workspace_limit);
     const size_t row_bytes = (size_t)row_floats * sizeof(float);
     int64_t max_rows = (int64_t)(p->workspace_limit / row_bytes);
+    if (st->nhwc && G > 1) {
+        /* every group's GEMM reads a strided slice of every column-matrix
+         * row: keep a block's column matrix in L2 */
+        int64_t l2_rows = (int64_t)(CK_IM2COL_GROUP_CHUNK_BYTES / row_bytes);
+        if (l2_rows < 1) l2_rows = 1;
+        if (max_rows > l2_rows) max_rows = l2_rows;
+    }
     if (max_rows > total_rows) max_rows = total_rows;
     const int64_t nblocks = (total_rows + max_rows - 1) / max_rows;
     st->block_rows = (total_rows + nblocks - 1) / nblocks;
@@ -144,9 +155,6 @@ static ck_status im2col_create(ck_plan *p, const float *w, const float *b) {
  * OpenMP team costs more than it saves (~2^17 floats is ~50 us of copying), and
  * on a loaded machine a region waits for every member to be scheduled. */
 #define CK_IM2COL_PAR_MIN_FLOATS ((int64_t)1 << 17)
-/* Grouped NCHW convolutions run im2col/GEMM/epilogue on chunks of groups
- * whose column matrix is about this size (a share of L2). */
-#define CK_IM2COL_GROUP_CHUNK_BYTES ((size_t)256 << 10)
 static inline int par_threads(int nt, int64_t floats) { return floats >= CK_IM2COL_PAR_MIN_FLOATS ? nt : 1; }
 
 /* Valid output-column range [*lo, *hi) for input column iw = q*sw + off in [0, W). */

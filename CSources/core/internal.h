@@ -69,10 +69,21 @@ typedef enum ck_op_kind {
     CK_OP_CONV2D = 1,
     CK_OP_CONV_TRANSPOSE2D,
     CK_OP_POOL2D,
-    CK_OP_DENSE
+    CK_OP_DENSE,
+    CK_OP_CONV2D_BACKWARD        /* backward/conv_backward.c */
 } ck_op_kind;
 
 struct ck_plan;
+
+/** State of a convolution backward plan (backward/conv_backward.c). */
+typedef struct ck_conv2d_bwd_state {
+    ck_conv2d_desc conv;   /* the forward descriptor */
+    int32_t fast;          /* 1: im2col/col2im + BLAS path, 0: reference */
+    int32_t direct;        /* 1x1, stride 1, unpadded: GEMMs on x/dx directly */
+    int64_t block_rows;    /* output rows per column block (NCHW: of one image; NHWC: of N*P) */
+    int64_t col_floats;    /* column-buffer floats (rounded up to 16) */
+    int64_t pack_floats;   /* packed-weight floats after the column buffer (NHWC) */
+} ck_conv2d_bwd_state;
 
 /** One convolution algorithm: a driver that checks applicability, packs at
  *  plan creation and runs.  Registered in core/conv_registry.c. */
@@ -105,6 +116,7 @@ struct ck_plan {
         ck_conv_transpose2d_desc deconv;
         ck_pool2d_desc pool;
         ck_dense_desc dense;
+        ck_conv2d_bwd_state conv_bwd;  /* CK_OP_CONV2D_BACKWARD */
     } d;
     const ck_conv_algo *algo;    /* conv only */
     float *weights;              /* owned copy (reference paths) */

@@ -386,6 +386,134 @@ ck_status ck_add(int64_t count, const float *a, const float *b, ck_activation ac
 ck_status ck_concat_channels(ck_layout layout, int64_t n, int64_t h, int64_t w, int64_t count,
                              const float *const *inputs, const int64_t *channels, float *y);
 
+/* ------------------------------------------------------------------------ */
+/* Backward passes (training)                                               */
+/* ------------------------------------------------------------------------ */
+/*
+ * Gradients of the forward ops above for training.  A "d" prefix names the
+ * gradient of the scalar loss w.r.t. a tensor (dy = dLoss/dy).  Fused forward
+ * activations are NOT differentiated by the layer backward functions: apply
+ * ck_activation_backward to dy first.  Gradient outputs are overwritten (not
+ * accumulated into); add them yourself where a tensor feeds several layers.
+ * Weights are passed per call (they change every training step).
+ */
+
+/** Create a convolution backward plan for the forward descriptor `desc`
+ *  (every option: stride, asymmetric padding, dilation, groups/depthwise;
+ *  layouts NCHW and NHWC, NCHW8c with the reference algorithm only).
+ *  desc->activation and desc->has_bias are ignored.  Algorithms:
+ *   - CK_ALGO_REFERENCE: plain loops with float64 accumulation (the oracle),
+ *     no workspace;
+ *   - CK_ALGO_IM2COL: BLAS GEMMs on column matrices (data: col = W^T . dY
+ *     then col2im scatter-add; weights: dW = dY . col(X)^T summed over the
+ *     batch), OpenMP for im2col/col2im; output rows are processed in blocks
+ *     so the column buffer fits the plan's workspace_limit;
+ *   - CK_ALGO_AUTO: im2col when BLAS is available and the layout is NCHW or
+ *     NHWC, else reference.
+ *  One plan serves both ck_conv2d_backward_data and ck_conv2d_backward_weights;
+ *  ck_plan_workspace_size() is the most either needs. */
+ck_status ck_conv2d_backward_plan_create(const ck_conv2d_desc *desc, const ck_plan_options *options,
+                                         ck_plan **plan);
+
+/** Data gradient: dx = conv_transpose(dy, w), i.e.
+ *    dx[n,c,h,w] = sum_{k in c's group, r, s : h = p*sh - pt + r*dh, w = q*sw - pl + s*dw}
+ *                  w[k, c mod C/g, r, s] * dy[n,k,p,q].
+ *  dy: N x K x P x Q, w: K x C/groups x R x S (OIHW), dx: N x C x H x W (every
+ *  element written; inputs no output window reads get 0).  workspace: NULL or
+ *  at least ck_plan_workspace_size() bytes. */
+ck_status ck_conv2d_backward_data(const ck_plan *plan, const float *dy, const float *w, float *dx,
+                                  void *workspace, size_t workspace_bytes);
+
+/** Weight and bias gradients, summed over the batch:
+ *    dw[k,c,r,s] = sum_{n,p,q} dy[n,k,p,q] * x[n, g*C/g + c, p*sh - pt + r*dh, q*sw - pl + s*dw]
+ *    db[k]       = sum_{n,p,q} dy[n,k,p,q]
+ *  x: the forward input, dy: N x K x P x Q, dw: K x C/groups x R x S, db: K
+ *  floats or NULL (not computed). */
+ck_status ck_conv2d_backward_weights(const ck_plan *plan, const float *x, const float *dy, float *dw, float *db,
+                                     void *workspace, size_t workspace_bytes);
+
+/** Pooling backward with a forward pooling plan (ck_pool2d_plan_create; the
+ *  plan's algorithm picks the reference (float64 gather) or the fast path
+ *  (OpenMP over planes)).  dy: N x C x P x Q, dx: N x C x H x W (all written).
+ *  Max: each window's gradient goes to its arg-max; on ties to the FIRST
+ *  maximum in window scan order (r-major, then s: the lowest row, then the
+ *  lowest column), matching the forward's strict ">" scan; NaN inputs are
+ *  never the arg-max; a window with no input element (possible only with
+ *  dilation) passes no gradient.  x is required for max pooling.
+ *  Average: each real input element of a window gets dy / divisor with the
+ *  forward's divisor (count_include_pad, ceil_mode and asymmetric padding as
+ *  in ck_pool2d_desc); padding receives nothing.  x may be NULL. */
+ck_status ck_pool2d_backward(const ck_plan *plan, const float *x, const float *dy, float *dx);
+
+/** Global pooling backward: dy is N x C x 1 x 1, dx is N x C x H x W.  Average:
+ *  dx = dy / (H*W) (x may be NULL).  Max: dy goes to the first maximum in
+ *  (h, w) scan order (h-major), the rest of the plane gets 0. */
+ck_status ck_global_pool2d_backward(ck_pool_kind kind, ck_layout layout, int64_t n, int64_t c, int64_t h, int64_t w,
+                                    const float *x, const float *dy, float *dx);
+
+/** Dense backward (desc->activation and has_bias are ignored):
+ *    dx = dy . W        (n x in_features;  needs w)
+ *    dw = dy^T . x      (out_features x in_features, summed over the batch; needs x)
+ *    db = sum_n dy      (out_features)
+ *  Each of dx, dw, db may be NULL (not computed).  options: NULL, or algorithm
+ *  auto/im2col (BLAS, plan threads) or reference (float64 loops). */
+ck_status ck_dense_backward(const ck_dense_desc *desc, const ck_plan_options *options, const float *x,
+                            const float *w, const float *dy, float *dx, float *dw, float *db);
+
+/** Activation backward: dx = dy * act'(x) over `count` floats (dx may alias dy).
+ *  x is the forward INPUT, y the forward OUTPUT.  ReLU, ReLU6 and leaky ReLU
+ *  need x; sigmoid and tanh use y when given (y*(1-y), 1-y^2), else recompute
+ *  from x; NONE needs neither.  Derivatives at the kinks (as PyTorch):
+ *  ReLU 1 iff x > 0; ReLU6 1 iff 0 < x < 6; leaky ReLU 1 if x > 0 else alpha. */
+ck_status ck_activation_backward(ck_activation act, int64_t count, const float *x, const float *y,
+                                 const float *dy, float *dx);
+
+/** Fused softmax + cross-entropy over `classes` logits per row (n x classes,
+ *  row-major), numerically stable (log-sum-exp with the row max subtracted,
+ *  float64):  loss = -(1/n) sum_i log softmax(logits_i)[labels[i]],
+ *  dlogits = (softmax(logits) - onehot(labels)) / n.  labels: n int32 class
+ *  indices in [0, classes) (else CK_ERR_INVALID_ARGUMENT naming the row).
+ *  loss and dlogits may each be NULL (not computed). */
+ck_status ck_softmax_cross_entropy(int64_t n, int64_t classes, const float *logits, const int32_t *labels,
+                                   float *loss, float *dlogits);
+
+/** Batch normalisation, training mode (layouts NCHW, NHWC), no activation:
+ *    mean_c = E[x], var_c = E[(x - mean_c)^2]  (biased, over N*H*W values)
+ *    y = gamma * (x - mean) / sqrt(var + eps) + beta
+ *  Running statistics follow PyTorch: running = (1 - momentum) * running +
+ *  momentum * batch, with the UNBIASED variance var * m/(m-1), m = N*H*W, for
+ *  running_var (so m must be >= 2).  momentum in [0, 1] (PyTorch default
+ *  0.1).  running_mean/running_var may be NULL (not updated); save_mean and
+ *  save_invstd (C floats each: the batch mean and 1/sqrt(var + eps), what
+ *  ck_batch_norm_training_backward needs) may be NULL. */
+ck_status ck_batch_norm_training_forward(ck_layout layout, int64_t n, int64_t c, int64_t h, int64_t w,
+                                         const float *x, const float *gamma, const float *beta, float eps,
+                                         float momentum, float *running_mean, float *running_var, float *y,
+                                         float *save_mean, float *save_invstd);
+
+/** Batch normalisation backward (training mode: batch statistics are a
+ *  function of x).  With xhat = (x - mean) * invstd and m = N*H*W:
+ *    dbeta  = sum dy,   dgamma = sum dy * xhat,
+ *    dx     = gamma * invstd / m * (m*dy - dbeta - xhat * dgamma).
+ *  save_mean/save_invstd from the training forward.  dx, dgamma, dbeta may
+ *  each be NULL (not computed). */
+ck_status ck_batch_norm_training_backward(ck_layout layout, int64_t n, int64_t c, int64_t h, int64_t w,
+                                          const float *x, const float *gamma, const float *save_mean,
+                                          const float *save_invstd, const float *dy, float *dx, float *dgamma,
+                                          float *dbeta);
+
+/** Inverted dropout: element i is kept iff u(seed, i) >= p, where u is a
+ *  counter-based uniform in [0, 1) (a hash of (seed, i)), so the mask depends
+ *  only on the seed and the element index (reproducible, thread-count
+ *  independent); kept elements are scaled by 1/(1-p), dropped ones are 0
+ *  (p == 1 drops everything).  p in [0, 1].  mask: NULL or `count` bytes
+ *  (1 kept, 0 dropped).  y may alias x. */
+ck_status ck_dropout_forward(int64_t count, float p, uint64_t seed, const float *x, float *y, uint8_t *mask);
+
+/** Dropout backward: dx = dy * keep(seed, i) / (1-p), regenerating the mask
+ *  from the same (p, seed) as the forward.  dx may alias dy. */
+ck_status ck_dropout_backward(int64_t count, float p, uint64_t seed, const float *dy, float *dx);
+
 #ifdef __cplusplus
 }
 #endif

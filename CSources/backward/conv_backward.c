@@ -1,0 +1,513 @@
+/* Convolution backward passes: data gradient (a transposed convolution) and
+ * weight/bias gradients, as plans (ck_conv2d_backward_plan_create).
+ *
+ * Fast path (CK_ALGO_IM2COL): GEMMs on column matrices, with the same column
+ * layouts as the forward im2col algorithm (algos/conv_im2col_gemm.c).
+ *
+ * NCHW, per image, per block of output rows [p0, p0 + rows), cols = rows*Q:
+ *   data:    col_g (Cg*R*S x cols) = W_g^T (Cg*R*S x Kg) . dY_g (Kg x cols)
+ *            then col2im: scatter-add into dx, OpenMP over input channels
+ *            (each channel's plane is written by one thread: no races).
+ *   weights: dW_g (Kg x Cg*R*S) += dY_g (Kg x cols) . col_g^T, col = im2col(x),
+ *            accumulated over blocks and images by the GEMM (beta = 1).
+ * NHWC, over blocks of global output rows t = n*P + p (contiguous in dy):
+ *   data:    col (rows*Q x C*R*S, each pixel's columns [g][r][s][c])
+ *            col_g = dY_g (M x Kg, ld K) . Wp_g (Kg x R*S*Cg), Wp packed per
+ *            call; then col2im in gather form: OpenMP over input rows, each
+ *            input pixel sums the column entries that read it (no races).
+ *   weights: dWp_g (Kg x R*S*Cg) += dY_g^T . col_g, then unpacked to OIHW.
+ * 1x1, stride 1, unpadded: no column matrix, the GEMMs read/write x and dx.
+ *
+ * Workspace: [column buffer][packed weights (NHWC)].  The column buffer is
+ * blocked by output rows to fit the plan's workspace_limit (as the forward).
+ * Threading: cblas_sgemm always outside OpenMP regions, OpenBLAS set to the
+ * plan's threads; im2col/col2im/bias loops use OpenMP with the plan's threads. */
+#include "backward_internal.h"
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(CK_HAVE_OPENBLAS)
+#include <cblas.h>
+#define CK_BWD_HAVE_BLAS 1
+#define CK_BWD_IMPL "conv-backward/im2col-openblas"
+#elif defined(CK_HAVE_ACCELERATE)
+#include <Accelerate/Accelerate.h>
+#define CK_BWD_HAVE_BLAS 1
+#define CK_BWD_IMPL "conv-backward/im2col-accelerate"
+#endif
+
+static int is_direct_1x1(const ck_conv2d_desc *d) {
+    return d->r == 1 && d->s == 1 && d->stride_h == 1 && d->stride_w == 1 && d->pad_top == 0 && d->pad_left == 0 &&
+           d->pad_bottom == 0 && d->pad_right == 0;
+}
+
+/* ---- plan ------------------------------------------------------------- */
+
+static ck_status bwd_options(const ck_plan_options *options, ck_plan_options *o) {
+    memset(o, 0, sizeof *o);
+    if (options) *o = *options;
+    if ((int)o->algorithm < 0 || (int)o->algorithm >= CK_ALGO_COUNT)
+        return ck_fail(CK_ERR_INVALID_ARGUMENT, "unknown algorithm value %d", (int)o->algorithm);
+    if (o->threads < 0) return ck_fail(CK_ERR_INVALID_ARGUMENT, "threads=%d must be >= 0 (0 = all cores)", o->threads);
+    if (o->flags & ~(uint32_t)(CK_PLAN_NO_WINOGRAD | CK_PLAN_FAST_MATH))
+        return ck_fail(CK_ERR_INVALID_ARGUMENT, "unknown plan flags 0x%x", o->flags);
+    return CK_OK;
+}
+
+/* Size the workspace of the fast path: column buffer blocked by output rows. */
+static ck_status bwd_size_fast(ck_plan *p) {
+    ck_conv2d_bwd_state *st = &p->d.conv_bwd;
+    const ck_conv2d_desc *d = &st->conv;
+    const int64_t RS = d->r * d->s, kred = d->c / d->groups * RS;
+    const int nhwc = d->layout == CK_LAYOUT_NHWC;
+    st->direct = is_direct_1x1(d);
+    st->pack_floats = nhwc ? (d->k * kred + 15) / 16 * 16 : 0;
+    const size_t pack_bytes = (size_t)st->pack_floats * sizeof(float);
+    if (pack_bytes > p->workspace_limit)
+        return ck_fail(CK_ERR_WORKSPACE_LIMIT,
+                       "conv backward (NHWC) needs %zu bytes of workspace for the repacked weights, above the limit of %zu",
+                       pack_bytes, p->workspace_limit);
+    st->col_floats = 0;
+    st->block_rows = 0;
+    if (!st->direct) {
+        const int64_t P = p->out_h, Q = p->out_w;
+        const int64_t total_rows = nhwc ? d->n * P : P;
+        int64_t row_floats;
+        CK_CHECK(ck_mul_checked(d->c * RS, Q, &row_floats, "conv backward column-matrix row"));
+        const size_t budget = p->workspace_limit - pack_bytes;
+        const size_t row_bytes = (size_t)row_floats * sizeof(float);
+        if (row_bytes + 64 > budget)
+            return ck_fail(CK_ERR_WORKSPACE_LIMIT,
+                           "conv backward needs at least %zu bytes of workspace (one output row of the column matrix: "
+                           "C*R*S=%lld x Q=%lld floats%s), above the limit of %zu bytes",
+                           row_bytes + pack_bytes, (long long)(d->c * RS), (long long)Q,
+                           nhwc ? ", plus the repacked weights" : "", p->workspace_limit);
+        int64_t max_rows = (int64_t)((budget - 64) / row_bytes);
+        if (max_rows > total_rows) max_rows = total_rows;
+        const int64_t nblocks = (total_rows + max_rows - 1) / max_rows;
+        st->block_rows = (total_rows + nblocks - 1) / nblocks;
+        st->col_floats = (st->block_rows * row_floats + 15) / 16 * 16;
+    }
+    p->workspace_size = (size_t)(st->col_floats + st->pack_floats) * sizeof(float);
+    return CK_OK;
+}
+
+ck_status ck_conv2d_backward_plan_create(const ck_conv2d_desc *desc, const ck_plan_options *options, ck_plan **out) {
+    ck_clear_error();
+    CK_CHECK_PTR(out, "plan");
+    *out = NULL;
+    ck_plan_options o;
+    CK_CHECK(bwd_options(options, &o));
+    int64_t P, Q;
+    CK_CHECK(ck_conv2d_validate(desc, &P, &Q));
+    ck_algorithm algo = o.algorithm;
+    const int gemm_layout = desc->layout == CK_LAYOUT_NCHW || desc->layout == CK_LAYOUT_NHWC;
+#if defined(CK_BWD_HAVE_BLAS)
+    const int have_blas = 1;
+#else
+    const int have_blas = 0;
+#endif
+    if (algo == CK_ALGO_AUTO) {
+        algo = have_blas && gemm_layout ? CK_ALGO_IM2COL : CK_ALGO_REFERENCE;
+    } else if (algo == CK_ALGO_IM2COL) {
+        if (!have_blas)
+            return ck_fail(CK_ERR_UNSUPPORTED_ALGORITHM, "conv backward: im2col needs BLAS, which this build lacks");
+        if (!gemm_layout)
+            return ck_fail(CK_ERR_UNSUPPORTED_ALGORITHM,
+                           "conv backward: im2col serves layouts NCHW and NHWC, not NCHW8c (convert with "
+                           "ck_convert_layout or use the reference algorithm)");
+    } else if (algo != CK_ALGO_REFERENCE) {
+        return ck_fail(CK_ERR_UNSUPPORTED_ALGORITHM,
+                       "conv backward supports algorithms auto, reference and im2col, not '%s'", ck_algorithm_name(algo));
+    }
+    ck_plan *p = calloc(1, sizeof *p);
+    if (!p) return ck_fail(CK_ERR_OUT_OF_MEMORY, "allocating a plan");
+    ck_plan_init_common(p, CK_OP_CONV2D_BACKWARD, &o);
+    p->algorithm = algo;
+    p->d.conv_bwd.conv = *desc;
+    p->out_h = P;
+    p->out_w = Q;
+    if (algo == CK_ALGO_IM2COL) {
+#if defined(CK_BWD_HAVE_BLAS)
+        p->impl_name = CK_BWD_IMPL;
+#endif
+        p->d.conv_bwd.fast = 1;
+        ck_status st = bwd_size_fast(p);
+        if (st != CK_OK) {
+            ck_plan_destroy(p);
+            return st;
+        }
+    }
+    *out = p;
+    return CK_OK;
+}
+
+static ck_status bwd_check_plan(const ck_plan *p) {
+    CK_CHECK_PTR(p, "plan");
+    if (p->op != CK_OP_CONV2D_BACKWARD)
+        return ck_fail(CK_ERR_INVALID_ARGUMENT,
+                       "plan is not a conv2d backward plan (create it with ck_conv2d_backward_plan_create)");
+    return CK_OK;
+}
+
+#if defined(CK_BWD_HAVE_BLAS)
+
+/* Loops over fewer floats than this run on the calling thread. */
+#define CK_BWD_PAR_MIN_FLOATS ((int64_t)1 << 15)
+static inline int par_threads(int nt, int64_t floats) { return floats >= CK_BWD_PAR_MIN_FLOATS ? nt : 1; }
+
+static int blas_int_ok(int64_t v) { return v <= 2147483647; }
+
+static ck_status bwd_blas_dims_ok(const ck_plan *p) {
+    const ck_conv2d_bwd_state *st = &p->d.conv_bwd;
+    const ck_conv2d_desc *d = &st->conv;
+    const int64_t PQ = p->out_h * p->out_w, HW = d->h * d->w;
+    const int64_t m = d->layout == CK_LAYOUT_NHWC ? (st->direct ? d->n * HW : st->block_rows * p->out_w) : PQ;
+    if (!blas_int_ok(m) || !blas_int_ok(HW) || !blas_int_ok(d->c * d->r * d->s) || !blas_int_ok(d->k))
+        return ck_fail(CK_ERR_UNSUPPORTED, "conv backward: a GEMM dimension exceeds BLAS's 32-bit int");
+    return CK_OK;
+}
+
+/* Valid output-column range [*lo, *hi) for input column iw = q*sw + off in [0, W). */
+static inline void valid_range(int64_t off, int64_t sw, int64_t W, int64_t Q, int64_t *lo, int64_t *hi) {
+    int64_t l = off >= 0 ? 0 : (-off + sw - 1) / sw;
+    int64_t h = W - 1 - off < 0 ? 0 : (W - 1 - off) / sw + 1;
+    if (l > Q) l = Q;
+    if (h > Q) h = Q;
+    if (h < l) h = l;
+    *lo = l;
+    *hi = h;
+}
+
+/* NCHW im2col of one image: col[((c*R + r)*S + s)][(p - p0)*Q + q], all channels. */
+static void im2col_nchw(const ck_conv2d_desc *d, int64_t Q, const float *x, int64_t p0, int64_t rows, float *col,
+                        int nt) {
+    const int64_t R = d->r, S = d->s, H = d->h, W = d->w, sw = d->stride_w;
+    const int64_t ld = rows * Q, nrow = d->c * R * S, iters = nrow * rows;
+    nt = par_threads(nt, iters * Q);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (int64_t it = 0; it < iters; it++) {
+        const int64_t i = it / rows, pr = it % rows;
+        const int64_t s = i % S, r = (i / S) % R, c = i / (R * S);
+        float *dst = col + i * ld + pr * Q;
+        const int64_t ih = (p0 + pr) * d->stride_h - d->pad_top + r * d->dilation_h;
+        if (ih < 0 || ih >= H) {
+            memset(dst, 0, (size_t)Q * sizeof(float));
+            continue;
+        }
+        const int64_t off = s * d->dilation_w - d->pad_left;
+        int64_t lo, hi;
+        valid_range(off, sw, W, Q, &lo, &hi);
+        const float *src = x + (c * H + ih) * W + off;
+        for (int64_t q = 0; q < lo; q++) dst[q] = 0.f;
+        if (sw == 1) {
+            if (hi > lo) memcpy(dst + lo, src + lo, (size_t)(hi - lo) * sizeof(float));
+        } else {
+            for (int64_t q = lo; q < hi; q++) dst[q] = src[q * sw];
+        }
+        for (int64_t q = hi; q < Q; q++) dst[q] = 0.f;
+    }
+}
+
+/* NCHW col2im of one image (dx already zeroed): dx[c, ih, iw] += col[...],
+ * OpenMP over input channels so each plane has one writer. */
+static void col2im_nchw(const ck_conv2d_desc *d, int64_t Q, const float *col, int64_t p0, int64_t rows, float *dx,
+                        int nt) {
+    const int64_t R = d->r, S = d->s, H = d->h, W = d->w, sw = d->stride_w, C = d->c;
+    const int64_t ld = rows * Q;
+    nt = par_threads(nt, C * R * S * ld);
+    if (nt > C) nt = (int)C;
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t r = 0; r < R; r++)
+            for (int64_t pr = 0; pr < rows; pr++) {
+                const int64_t ih = (p0 + pr) * d->stride_h - d->pad_top + r * d->dilation_h;
+                if (ih < 0 || ih >= H) continue;
+                for (int64_t s = 0; s < S; s++) {
+                    const float *src = col + ((c * R + r) * S + s) * ld + pr * Q;
+                    const int64_t off = s * d->dilation_w - d->pad_left;
+                    int64_t lo, hi;
+                    valid_range(off, sw, W, Q, &lo, &hi);
+                    float *dst = dx + (c * H + ih) * W + off;
+                    if (sw == 1)
+                        for (int64_t q = lo; q < hi; q++) dst[q] += src[q];
+                    else
+                        for (int64_t q = lo; q < hi; q++) dst[q * sw] += src[q];
+                }
+            }
+}
+
+/* NHWC im2col of global output rows [t0, t0 + rows): one column-matrix row
+ * per output pixel, columns [g][r][s][c]. */
+static void im2col_nhwc(const ck_conv2d_desc *d, int64_t P, int64_t Q, const float *x, int64_t t0, int64_t rows,
+                        float *col, int nt) {
+    const int64_t R = d->r, S = d->s, H = d->h, W = d->w, C = d->c, G = d->groups;
+    const int64_t cg = C / G, kred = cg * R * S, ld = C * R * S, iters = rows * Q;
+    nt = par_threads(nt, iters * ld);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (int64_t it = 0; it < iters; it++) {
+        const int64_t t = t0 + it / Q, q = it % Q, n = t / P, p = t % P;
+        float *dst = col + it * ld;
+        const float *img = x + n * H * W * C;
+        for (int64_t r = 0; r < R; r++) {
+            const int64_t ih = p * d->stride_h - d->pad_top + r * d->dilation_h;
+            for (int64_t s = 0; s < S; s++) {
+                const int64_t iw = q * d->stride_w - d->pad_left + s * d->dilation_w;
+                float *dd = dst + (r * S + s) * cg;
+                const int in = ih >= 0 && ih < H && iw >= 0 && iw < W;
+                const float *src = in ? img + (ih * W + iw) * C : NULL;
+                for (int64_t g = 0; g < G; g++)
+                    for (int64_t c = 0; c < cg; c++) dd[g * kred + c] = in ? src[g * cg + c] : 0.f;
+            }
+        }
+    }
+}
+
+/* NHWC col2im of global output rows [t0, t0 + rows) in gather form (dx
+ * already zeroed): each input pixel adds the column entries that read it;
+ * OpenMP over input rows, so every dx element has one writer. */
+static void col2im_nhwc(const ck_conv2d_desc *d, int64_t P, int64_t Q, const float *col, int64_t t0, int64_t rows,
+                        float *dx, int nt) {
+    const int64_t R = d->r, S = d->s, H = d->h, W = d->w, C = d->c, G = d->groups;
+    const int64_t cg = C / G, kred = cg * R * S, ld = C * R * S;
+    const int64_t sh = d->stride_h, sw = d->stride_w, pt = d->pad_top, pl = d->pad_left;
+    const int64_t n0 = t0 / P, n1 = (t0 + rows - 1) / P; /* images touched */
+    const int64_t iters = (n1 - n0 + 1) * H;
+    nt = par_threads(nt, rows * Q * ld);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (int64_t it = 0; it < iters; it++) {
+        const int64_t n = n0 + it / H, ih = it % H;
+        /* this image's output rows inside the block */
+        const int64_t pa = t0 > n * P ? t0 - n * P : 0;
+        const int64_t pb = t0 + rows < (n + 1) * P ? t0 + rows - n * P : P;
+        if (pa >= pb) continue;
+        if (ih < pa * sh - pt || ih > (pb - 1) * sh - pt + (R - 1) * d->dilation_h) continue;
+        for (int64_t iw = 0; iw < W; iw++) {
+            float *dst = dx + ((n * H + ih) * W + iw) * C;
+            for (int64_t r = 0; r < R; r++) {
+                const int64_t th = ih + pt - r * d->dilation_h;
+                if (th < 0 || th % sh) continue;
+                const int64_t p = th / sh;
+                if (p < pa || p >= pb) continue;
+                for (int64_t s = 0; s < S; s++) {
+                    const int64_t tw = iw + pl - s * d->dilation_w;
+                    if (tw < 0 || tw % sw) continue;
+                    const int64_t q = tw / sw;
+                    if (q >= Q) continue;
+                    const float *src = col + ((n * P + p - t0) * Q + q) * ld + (r * S + s) * cg;
+                    if (G == 1)
+                        for (int64_t c = 0; c < C; c++) dst[c] += src[c];
+                    else
+                        for (int64_t g = 0; g < G; g++)
+                            for (int64_t c = 0; c < cg; c++) dst[g * cg + c] += src[g * kred + c];
+                }
+            }
+        }
+    }
+}
+
+static void zero_par(float *p, int64_t n, int nt) {
+    nt = par_threads(nt, n);
+    const int64_t chunk = 1 << 14, iters = (n + chunk - 1) / chunk;
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (int64_t i = 0; i < iters; i++) {
+        const int64_t a = i * chunk, e = a + chunk < n ? a + chunk : n;
+        memset(p + a, 0, (size_t)(e - a) * sizeof(float));
+    }
+}
+
+static ck_status bwd_data_fast(const ck_plan *p, const float *dy, const float *w, float *dx, float *ws) {
+    const ck_conv2d_bwd_state *st = &p->d.conv_bwd;
+    const ck_conv2d_desc *d = &st->conv;
+    const int64_t N = d->n, C = d->c, K = d->k, G = d->groups, H = d->h, W = d->w;
+    const int64_t P = p->out_h, Q = p->out_w, PQ = P * Q, RS = d->r * d->s;
+    const int64_t cg = C / G, kg = K / G, kred = cg * RS;
+    const int nt = p->threads;
+    CK_CHECK(bwd_blas_dims_ok(p));
+    float *col = ws, *pack = ws ? ws + st->col_floats : NULL;
+    ck_blas_set_threads(nt);
+    if (d->layout == CK_LAYOUT_NCHW) {
+        for (int64_t n = 0; n < N; n++) {
+            const float *dyn = dy + n * K * PQ;
+            float *dxn = dx + n * C * H * W;
+            if (st->direct) {
+                for (int64_t g = 0; g < G; g++)
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)cg, (int)PQ, (int)kg, 1.f,
+                                w + g * kg * kred, (int)kred, dyn + g * kg * PQ, (int)PQ, 0.f, dxn + g * cg * PQ,
+                                (int)PQ);
+                continue;
+            }
+            zero_par(dxn, C * H * W, nt);
+            for (int64_t p0 = 0; p0 < P; p0 += st->block_rows) {
+                const int64_t rows = P - p0 < st->block_rows ? P - p0 : st->block_rows, cols = rows * Q;
+                for (int64_t g = 0; g < G; g++)
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kred, (int)cols, (int)kg, 1.f,
+                                w + g * kg * kred, (int)kred, dyn + g * kg * PQ + p0 * Q, (int)PQ, 0.f,
+                                col + g * kred * cols, (int)cols);
+                col2im_nchw(d, Q, col, p0, rows, dxn, nt);
+            }
+        }
+        return CK_OK;
+    }
+    /* NHWC: Wp_g[k][(r*S + s)*Cg + c] = w[g*Kg + k][c][r][s] */
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t c = 0; c < cg; c++)
+            for (int64_t rs = 0; rs < RS; rs++) pack[k * kred + rs * cg + c] = w[(k * cg + c) * RS + rs];
+    if (st->direct) {
+        const int64_t M = N * H * W;
+        for (int64_t g = 0; g < G; g++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)cg, (int)kg, 1.f, dy + g * kg, (int)K,
+                        pack + g * kg * kred, (int)kred, 0.f, dx + g * cg, (int)C);
+        return CK_OK;
+    }
+    zero_par(dx, N * H * W * C, nt);
+    const int64_t total_rows = N * P, ld = C * RS;
+    for (int64_t t0 = 0; t0 < total_rows; t0 += st->block_rows) {
+        const int64_t rows = total_rows - t0 < st->block_rows ? total_rows - t0 : st->block_rows, M = rows * Q;
+        for (int64_t g = 0; g < G; g++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)kred, (int)kg, 1.f,
+                        dy + t0 * Q * K + g * kg, (int)K, pack + g * kg * kred, (int)kred, 0.f, col + g * kred,
+                        (int)ld);
+        col2im_nhwc(d, P, Q, col, t0, rows, dx, nt);
+    }
+    return CK_OK;
+}
+
+/* db[k] = sum over n, p, q of dy (float64 accumulation). */
+static void bias_grad(const ck_plan *p, const float *dy, float *db) {
+    const ck_conv2d_desc *d = &p->d.conv_bwd.conv;
+    const int64_t N = d->n, K = d->k, PQ = p->out_h * p->out_w;
+    const int nt = par_threads(p->threads, N * K * PQ);
+    if (d->layout == CK_LAYOUT_NCHW) {
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+        for (int64_t k = 0; k < K; k++) {
+            double acc = 0.0;
+            for (int64_t n = 0; n < N; n++) {
+                const float *src = dy + (n * K + k) * PQ;
+                float part = 0.f; /* short float runs, summed in double */
+                for (int64_t j = 0; j < PQ; j++) {
+                    part += src[j];
+                    if ((j & 255) == 255) { acc += part; part = 0.f; }
+                }
+                acc += part;
+            }
+            db[k] = (float)acc;
+        }
+        return;
+    }
+    /* NHWC: K-wide rows; each thread sums its slice of channels */
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (int64_t k = 0; k < K; k++) {
+        double acc = 0.0;
+        for (int64_t px = 0; px < N * PQ; px++) acc += (double)dy[px * K + k];
+        db[k] = (float)acc;
+    }
+}
+
+static ck_status bwd_weights_fast(const ck_plan *p, const float *x, const float *dy, float *dw, float *db, float *ws) {
+    const ck_conv2d_bwd_state *st = &p->d.conv_bwd;
+    const ck_conv2d_desc *d = &st->conv;
+    const int64_t N = d->n, C = d->c, K = d->k, G = d->groups, H = d->h, W = d->w;
+    const int64_t P = p->out_h, Q = p->out_w, PQ = P * Q, RS = d->r * d->s;
+    const int64_t cg = C / G, kg = K / G, kred = cg * RS;
+    const int nt = p->threads;
+    CK_CHECK(bwd_blas_dims_ok(p));
+    float *col = ws, *pack = ws ? ws + st->col_floats : NULL;
+    if (db) bias_grad(p, dy, db);
+    ck_blas_set_threads(nt);
+    if (d->layout == CK_LAYOUT_NCHW) {
+        for (int64_t n = 0; n < N; n++) {
+            const float *xn = x + n * C * H * W, *dyn = dy + n * K * PQ;
+            const float beta = n > 0 ? 1.f : 0.f;
+            if (st->direct) {
+                for (int64_t g = 0; g < G; g++)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)kg, (int)cg, (int)PQ, 1.f,
+                                dyn + g * kg * PQ, (int)PQ, xn + g * cg * PQ, (int)PQ, beta, dw + g * kg * kred,
+                                (int)kred);
+                continue;
+            }
+            for (int64_t p0 = 0; p0 < P; p0 += st->block_rows) {
+                const int64_t rows = P - p0 < st->block_rows ? P - p0 : st->block_rows, cols = rows * Q;
+                im2col_nchw(d, Q, xn, p0, rows, col, nt);
+                const float b = (n > 0 || p0 > 0) ? 1.f : 0.f;
+                for (int64_t g = 0; g < G; g++)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)kg, (int)kred, (int)cols, 1.f,
+                                dyn + g * kg * PQ + p0 * Q, (int)PQ, col + g * kred * cols, (int)cols, b,
+                                dw + g * kg * kred, (int)kred);
+            }
+        }
+        return CK_OK;
+    }
+    /* NHWC: accumulate dWp_g (Kg x R*S*Cg) in the pack buffer, then unpack */
+    if (st->direct) {
+        const int64_t M = N * H * W;
+        for (int64_t g = 0; g < G; g++)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kg, (int)cg, (int)M, 1.f, dy + g * kg, (int)K,
+                        x + g * cg, (int)C, 0.f, pack + g * kg * kred, (int)kred);
+    } else {
+        const int64_t total_rows = N * P, ld = C * RS;
+        for (int64_t t0 = 0; t0 < total_rows; t0 += st->block_rows) {
+            const int64_t rows = total_rows - t0 < st->block_rows ? total_rows - t0 : st->block_rows, M = rows * Q;
+            im2col_nhwc(d, P, Q, x, t0, rows, col, nt);
+            const float b = t0 > 0 ? 1.f : 0.f;
+            for (int64_t g = 0; g < G; g++)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kg, (int)kred, (int)M, 1.f,
+                            dy + t0 * Q * K + g * kg, (int)K, col + g * kred, (int)ld, b, pack + g * kg * kred,
+                            (int)kred);
+        }
+    }
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t c = 0; c < cg; c++)
+            for (int64_t rs = 0; rs < RS; rs++) dw[(k * cg + c) * RS + rs] = pack[k * kred + rs * cg + c];
+    return CK_OK;
+}
+
+#endif /* CK_BWD_HAVE_BLAS */
+
+ck_status ck_conv2d_backward_data(const ck_plan *p, const float *dy, const float *w, float *dx, void *ws,
+                                  size_t ws_bytes) {
+    ck_clear_error();
+    CK_CHECK(bwd_check_plan(p));
+    CK_CHECK_PTR(dy, "dy");
+    CK_CHECK_PTR(w, "w");
+    CK_CHECK_PTR(dx, "dx");
+    const ck_conv2d_bwd_state *st = &p->d.conv_bwd;
+    if (!st->fast) {
+        ck_ref_conv2d_backward_data(&st->conv, p->out_h, p->out_w, dy, w, dx);
+        return CK_OK;
+    }
+#if defined(CK_BWD_HAVE_BLAS)
+    void *use, *owned;
+    CK_CHECK(ck_workspace_acquire(p, ws, ws_bytes, &use, &owned));
+    ck_status s = bwd_data_fast(p, dy, w, dx, use);
+    ck_free(owned);
+    return s;
+#else
+    (void)ws; (void)ws_bytes;
+    return ck_fail(CK_ERR_INTERNAL, "conv backward: fast plan without BLAS");
+#endif
+}
+
+ck_status ck_conv2d_backward_weights(const ck_plan *p, const float *x, const float *dy, float *dw, float *db, void *ws,
+                                     size_t ws_bytes) {
+    ck_clear_error();
+    CK_CHECK(bwd_check_plan(p));
+    CK_CHECK_PTR(x, "x");
+    CK_CHECK_PTR(dy, "dy");
+    CK_CHECK_PTR(dw, "dw");
+    const ck_conv2d_bwd_state *st = &p->d.conv_bwd;
+    if (!st->fast) {
+        ck_ref_conv2d_backward_weights(&st->conv, p->out_h, p->out_w, x, dy, dw, db);
+        return CK_OK;
+    }
+#if defined(CK_BWD_HAVE_BLAS)
+    void *use, *owned;
+    CK_CHECK(ck_workspace_acquire(p, ws, ws_bytes, &use, &owned));
+    ck_status s = bwd_weights_fast(p, x, dy, dw, db, use);
+    ck_free(owned);
+    return s;
+#else
+    (void)ws; (void)ws_bytes; (void)db;
+    return ck_fail(CK_ERR_INTERNAL, "conv backward: fast plan without BLAS");
+#endif
+}

@@ -448,8 +448,9 @@ std::vector<Result> run_convkit(const Layer &L, const Data &d, const std::vector
                 ck_plan *plan = nullptr;
                 if (st == CK_OK) st = ck_conv2d_plan_create(&desc, d.w.data(), d.b.data(), &opt, &plan);
                 if (st != CK_OK) {
+                    std::string why = ck_last_error_message();
                     declined.push_back(std::string(ck_algorithm_name(cand.algo)) + "/" + layout_name(lay) + ": " +
-                                       ck_status_string(st));
+                                       ck_status_string(st) + (why.empty() ? "" : " (" + why + ")"));
                     continue;
                 }
                 Result r;

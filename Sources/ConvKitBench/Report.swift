@@ -210,7 +210,7 @@ public struct BenchReport: Sendable, Hashable, Codable {
     /// The JSON form (pretty-printed, keys sorted; non-finite numbers as strings).
     public func jsonData() throws -> Data {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(
             positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return try encoder.encode(self)
@@ -255,10 +255,12 @@ public struct BenchReport: Sendable, Hashable, Codable {
     }
 
     /// The results table (fixed-width text), followed by what was skipped.
+    /// "layout ms" is the NCHW → native → NCHW conversion an algorithm with a
+    /// blocked native layout needs (not part of its median).
     public var table: String {
         let columns = ["layer", "algo", "impl", "thr", "median ms", "p10/p90 ms", "GFLOPS", "% peak", "GB/s",
-                       "workspace", "plan ms", "check"]
-        let rightAligned: Set<Int> = [3, 4, 5, 6, 7, 8, 9, 10]
+                       "workspace", "plan ms", "layout ms", "check"]
+        let rightAligned: Set<Int> = [3, 4, 5, 6, 7, 8, 9, 10, 11]
         var rows: [[String]] = []
         for r in results {
             rows.append([
@@ -267,7 +269,8 @@ public struct BenchReport: Sendable, Hashable, Codable {
                 formatFixed(r.gflops, decimals: r.gflops < 10 ? 2 : 1),
                 r.peakFraction > 0 ? formatFixed(100 * r.peakFraction, decimals: 1) : "-",
                 formatFixed(r.gbps, decimals: 1), formatBytes(r.workspaceBytes),
-                formatFixed(r.planMs, decimals: 2), r.valid ? "ok" : "INVALID",
+                formatFixed(r.planMs, decimals: 2), r.layout == "nchw" ? "-" : formatFixed(r.convertMs, decimals: 2),
+                r.valid ? "ok" : "INVALID",
             ])
         }
         var widths = columns.map(\.count)

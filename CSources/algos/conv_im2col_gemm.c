@@ -155,7 +155,15 @@ static ck_status im2col_create(ck_plan *p, const float *w, const float *b) {
  * OpenMP team costs more than it saves (~2^17 floats is ~50 us of copying), and
  * on a loaded machine a region waits for every member to be scheduled. */
 #define CK_IM2COL_PAR_MIN_FLOATS ((int64_t)1 << 17)
-static inline int par_threads(int nt, int64_t floats) { return floats >= CK_IM2COL_PAR_MIN_FLOATS ? nt : 1; }
+/* ... and so do loops whose data feed many GEMM flops each (flops_per_float =
+ * 2*Kg for a column-matrix element, 2*Cg*R*S for an output): there the loop
+ * is a small share of the run, while an OpenMP team left spinning after the
+ * loop (libomp's blocktime) would compete with OpenBLAS's threads during the
+ * GEMM that follows. */
+#define CK_IM2COL_PAR_MAX_FLOPS_PER_FLOAT 128
+static inline int par_threads(int nt, int64_t floats, int64_t flops_per_float) {
+    return floats >= CK_IM2COL_PAR_MIN_FLOATS && flops_per_float <= CK_IM2COL_PAR_MAX_FLOPS_PER_FLOAT ? nt : 1;
+}
 
 /* Valid output-column range [*lo, *hi) for input column iw = q*sw + off in [0, W). */
 static inline void valid_range(int64_t off, int64_t sw, int64_t W, int64_t Q, int64_t *lo, int64_t *hi) {
@@ -187,7 +195,7 @@ static void im2col_nchw(const ck_conv2d_desc *d, int64_t Q, const float *x /* im
     const int64_t ld = rows * Q;
     x += c0 * H * W;
     const int64_t iters = nc * R; /* (c, r) pairs; s and the output rows inside */
-    nt = par_threads(nt, iters * S * ld);
+    nt = par_threads(nt, iters * S * ld, 2 * (d->k / d->groups));
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t it = 0; it < iters; it++) {
         const int64_t c = it / R, r = it % R;
@@ -223,7 +231,7 @@ static void im2col_nhwc(const ck_conv2d_desc *d, int64_t P, int64_t Q, const flo
     const int64_t R = d->r, S = d->s, H = d->h, W = d->w, C = d->c, G = d->groups;
     const int64_t cg = C / G, kred = cg * R * S, ld = C * R * S;
     const int64_t iters = rows * Q;
-    nt = par_threads(nt, iters * ld);
+    nt = par_threads(nt, iters * ld, 2 * (d->k / d->groups));
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t it = 0; it < iters; it++) {
         const int64_t t = t0 + it / Q, q = it % Q;
@@ -311,7 +319,7 @@ static void epilogue_nchw(const ck_plan *p, float *y, const float *res, int64_t 
     y += k0 * PQ;
     if (res) res += k0 * PQ;
     const float *bias = st->bias ? st->bias + k0 : NULL;
-    const int nt = par_threads(p->threads, K * cols);
+    const int nt = par_threads(p->threads, K * cols, 2 * st->kred);
     /* split each channel's span in chunks so small K still uses all threads */
     int64_t chunks = (nt > 1 && K < 4 * nt) ? (4 * nt + K - 1) / K : 1;
     if (chunks > cols / 256) chunks = cols / 256 > 0 ? cols / 256 : 1;
@@ -330,7 +338,7 @@ static void epilogue_nchw(const ck_plan *p, float *y, const float *res, int64_t 
 static void epilogue_nhwc(const ck_plan *p, float *y, const float *res, int64_t pixels) {
     const im2col_state *st = p->algo_state;
     const int64_t K = p->d.conv.k;
-    const int nt = par_threads(p->threads, K * pixels);
+    const int nt = par_threads(p->threads, K * pixels, 2 * st->kred);
     const int64_t per = K >= 256 ? 1 : (256 + K - 1) / K; /* pixels per iteration */
     const int64_t iters = (pixels + per - 1) / per;
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)

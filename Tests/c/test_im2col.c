@@ -349,6 +349,9 @@ static void test_threads(void) {
         mk(1, 64, 24, 24, 64, 1, 1, 1, 0, 1, CK_LAYOUT_NCHW), mk(2, 64, 20, 20, 64, 1, 1, 1, 0, 1, CK_LAYOUT_NHWC),
         mk(1, 24, 17, 17, 24, 3, 3, 2, 1, 24, CK_LAYOUT_NCHW), mk(1, 24, 17, 17, 36, 3, 3, 1, 1, 3, CK_LAYOUT_NHWC),
         mk(1, 48, 40, 40, 48, 3, 3, 1, 1, 48, CK_LAYOUT_NCHW), mk(1, 48, 40, 40, 48, 3, 3, 1, 1, 48, CK_LAYOUT_NHWC),
+        /* parallel epilogue (1x1, short reduction) and parallel grouped NCHW im2col */
+        mk(1, 16, 64, 64, 48, 1, 1, 1, 0, 1, CK_LAYOUT_NCHW), mk(1, 16, 64, 64, 40, 1, 1, 1, 0, 1, CK_LAYOUT_NHWC),
+        mk(1, 32, 48, 48, 32, 3, 3, 1, 1, 2, CK_LAYOUT_NCHW),
     };
     for (int integer = 1; integer >= 0; integer--)
         for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {

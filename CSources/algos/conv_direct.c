@@ -92,6 +92,14 @@ static const ck_direct_ukernel_set *direct_kernels(ck_isa isa, int nbk) {
         }
     }
 #endif
+#if defined(__aarch64__)
+    if (isa == CK_ISA_NEON) {
+        switch (nbk) {
+        case 1: return &ck_f32_conv_direct_ukernel_12x8__neon;
+        default: return &ck_f32_conv_direct_ukernel_6x16__neon;
+        }
+    }
+#endif
     (void)isa; (void)nbk;
     return &ck_f32_conv_direct_ukernel_4x32__scalar;
 }
@@ -112,6 +120,9 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
     if (!st) return ck_fail(CK_ERR_OUT_OF_MEMORY, "direct: allocating plan state");
     plan->algo_state = st;
     st->isa = ck_dispatch_isa() == CK_ISA_AVX2_FMA ? CK_ISA_AVX2_FMA : CK_ISA_SCALAR;
+#if defined(__aarch64__)
+    if (ck_dispatch_isa() == CK_ISA_NEON) st->isa = CK_ISA_NEON;
+#endif
     const int64_t G = d->groups, Cg = d->c / G, Kg = d->k / G, R = d->r, S = d->s;
     st->CBt = (d->c + 7) / 8;
     st->KBt = (d->k + 7) / 8;
@@ -182,7 +193,7 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
         for (int64_t k = 0; k < st->KBt * 8; k++) st->bias[k] = k < d->k ? bias[k] : 0.f;
     }
     plan->workspace_size = direct_workspace(d, plan->out_h, plan->out_w);
-    snprintf(st->name, sizeof st->name, "direct/%s", st->isa == CK_ISA_AVX2_FMA ? "avx2_fma" : "scalar");
+    snprintf(st->name, sizeof st->name, "direct/%s", st->isa == CK_ISA_AVX2_FMA ? "avx2_fma" : st->isa == CK_ISA_NEON ? "neon" : "scalar");
     plan->impl_name = st->name;
     return CK_OK;
 }

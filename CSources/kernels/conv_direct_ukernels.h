@@ -68,6 +68,10 @@ typedef struct ck_direct_ukernel_set {
 extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_12x8__avx2_fma;
 extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_6x16__avx2_fma;
 #endif
+#if defined(__aarch64__)
+extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_12x8__neon;
+extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_6x16__neon;
+#endif
 /* Generic: any ur <= 4 and nbk <= 4 (runtime), every entry the same function. */
 extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_4x32__scalar;
 
@@ -212,5 +216,147 @@ ckd_avx2_kernel(const ck_direct_ukernel_params *p, const int UR, const int NBK, 
     static CKD_TARGET void ckd_gat_##UR(const ck_direct_ukernel_params *p) { ckd_avx2_kernel(p, UR, NBK, 1); }
 
 #endif /* CKD_AVX2_TEMPLATE */
+
+/* ------------------------------------------------------------------------ */
+/* NEON template (aarch64), instantiated by the conv_direct_ukernel_*__neon.c */
+/* files.  Same structure as the AVX2 one with each 8-channel block held as   */
+/* two float32x4 halves: acc[j][2i + h].  Each input value is loaded as a     */
+/* scalar and multiplied by element (fmla v.4s, v.4s, v.s[0]).  Register      */
+/* budget (32 q registers): 2*UR*NBK accumulators + 2*NBK weights + 1 input   */
+/* (6x16: 24 + 4 + 1, 12x8: 24 + 2 + 1).  NEON is baseline: no target attr.   */
+/* ------------------------------------------------------------------------ */
+#if defined(CKD_NEON_TEMPLATE) && defined(__aarch64__)
+#include <arm_neon.h>
+
+/* GCC does not fully unroll the UR x NBK loops by itself (clang does): without
+ * the unroll, the accumulators live in memory. */
+#define CKD_UNROLL _Pragma("GCC unroll 24")
+
+static const float ckd_zeros[8] __attribute__((aligned(16))) = {0, 0, 0, 0, 0, 0, 0, 0};
+
+/* One input channel block step of NC channels at one tap (see CKD_TAP). */
+#define CKD_NEON_TAP(PX, NC)                                                            \
+    do {                                                                                \
+        for (int c = 0; c < (NC); c++) {                                                 \
+            float32x4_t wv[2 * CKD_MAX_NBK];                                            \
+            CKD_UNROLL for (int i = 0; i < 2 * NBK; i++) wv[i] = vld1q_f32(ws + (c * NBK) * 8 + i * 4); \
+            CKD_UNROLL for (int j = 0; j < UR; j++) {                                              \
+                const float xv = (PX(j))[c];                                            \
+                CKD_UNROLL for (int i = 0; i < 2 * NBK; i++) acc[j][i] = vfmaq_n_f32(acc[j][i], wv[i], xv); \
+            }                                                                           \
+        }                                                                               \
+    } while (0)
+
+/* All 8 channels (the common case) with a constant trip count, else nc. */
+#define CKD_NEON_TAP_ANY(PX)                                                            \
+    do {                                                                                \
+        if (nc == 8) CKD_NEON_TAP(PX, 8);                                               \
+        else CKD_NEON_TAP(PX, nc);                                                      \
+    } while (0)
+
+static inline __attribute__((always_inline)) void
+ckd_neon_kernel(const ck_direct_ukernel_params *p, const int UR, const int NBK, const int GATHER) {
+    float32x4_t acc[CKD_MAX_UR][2 * CKD_MAX_NBK];
+    int64_t yo[CKD_MAX_UR];
+    const int64_t ykb = p->y_kb_stride;
+    float *const y = p->y;
+    CKD_UNROLL for (int j = 0; j < UR; j++) yo[j] = GATHER ? p->yoff[j] : (int64_t)j * 8;
+    if (p->first) {
+        CKD_UNROLL for (int i = 0; i < 2 * NBK; i++) {
+            const float32x4_t b = p->bias ? vld1q_f32(p->bias + i * 4) : vdupq_n_f32(0.f);
+            CKD_UNROLL for (int j = 0; j < UR; j++) acc[j][i] = b;
+        }
+    } else {
+        CKD_UNROLL for (int j = 0; j < UR; j++)
+            CKD_UNROLL for (int i = 0; i < 2 * NBK; i++) acc[j][i] = vld1q_f32(y + yo[j] + (i >> 1) * ykb + (i & 1) * 4);
+    }
+    const int64_t W8 = p->W * 8, S = p->S, R = p->R, wrs = 64 * NBK;
+    const int64_t xcbs = p->x_cb_stride, wcbs = p->w_cb_stride, ncb = p->ncb;
+    if (!GATHER) {
+        const int64_t dw8 = p->dw * 8, sw8 = p->sw * 8, dhW8 = p->dh * W8;
+        const float *xb = p->x + (p->ih0 + p->r0 * p->dh) * W8 + p->iw0 * 8;
+        const float *wb = p->w + p->r0 * S * wrs;
+        const int64_t nr = p->r1 - p->r0;
+        for (int64_t cb = 0; cb < ncb; cb++) {
+            const int nc = cb == ncb - 1 ? (int)p->nc_last : 8;
+            const float *xr = xb + cb * xcbs;
+            const float *ws = wb + cb * wcbs;
+            for (int64_t r = 0; r < nr; r++, xr += dhW8) {
+                const float *xs = xr;
+                for (int64_t s = 0; s < S; s++, xs += dw8, ws += wrs) {
+#define CKD_PX_INT(j) (xs + (j) * sw8)
+                    CKD_NEON_TAP_ANY(CKD_PX_INT);
+#undef CKD_PX_INT
+                }
+            }
+        }
+    } else {
+        int64_t ih[CKD_MAX_UR], iw[CKD_MAX_UR];
+        CKD_UNROLL for (int j = 0; j < UR; j++) { ih[j] = p->ih[j]; iw[j] = p->iw[j]; }
+        const int64_t H = p->H, W = p->W, dh = p->dh, dw = p->dw;
+        for (int64_t cb = 0; cb < ncb; cb++) {
+            const int nc = cb == ncb - 1 ? (int)p->nc_last : 8;
+            const float *xc = p->x + cb * xcbs;
+            const float *wc = p->w + cb * wcbs;
+            for (int64_t r = 0; r < R; r++) {
+                const float *rowp[CKD_MAX_UR];
+                int rowok[CKD_MAX_UR], any = 0;
+                CKD_UNROLL for (int j = 0; j < UR; j++) {
+                    const int64_t iy = ih[j] + r * dh;
+                    rowok[j] = iy >= 0 && iy < H;
+                    rowp[j] = xc + (rowok[j] ? iy : 0) * W8;
+                    any |= rowok[j];
+                }
+                if (!any) continue;
+                const float *ws = wc + r * S * wrs;
+                for (int64_t s = 0; s < S; s++, ws += wrs) {
+                    const float *px[CKD_MAX_UR];
+                    CKD_UNROLL for (int j = 0; j < UR; j++) {
+                        const int64_t ix = iw[j] + s * dw;
+                        px[j] = (rowok[j] && ix >= 0 && ix < W) ? rowp[j] + ix * 8 : ckd_zeros;
+                    }
+#define CKD_PX_GAT(j) (px[j])
+                    CKD_NEON_TAP_ANY(CKD_PX_GAT);
+#undef CKD_PX_GAT
+                }
+            }
+        }
+    }
+    if (p->last) {
+        if (p->res)
+            CKD_UNROLL for (int j = 0; j < UR; j++)
+                CKD_UNROLL for (int i = 0; i < 2 * NBK; i++)
+                    acc[j][i] = vaddq_f32(acc[j][i], vld1q_f32(p->res + yo[j] + (i >> 1) * ykb + (i & 1) * 4));
+        const float32x4_t zero = vdupq_n_f32(0.f);
+        switch (p->act) {
+        case CK_ACT_RELU:
+            CKD_UNROLL for (int j = 0; j < UR; j++)
+                CKD_UNROLL for (int i = 0; i < 2 * NBK; i++) acc[j][i] = vmaxnmq_f32(acc[j][i], zero);
+            break;
+        case CK_ACT_RELU6: {
+            const float32x4_t six = vdupq_n_f32(6.f);
+            CKD_UNROLL for (int j = 0; j < UR; j++)
+                CKD_UNROLL for (int i = 0; i < 2 * NBK; i++) acc[j][i] = vminnmq_f32(vmaxnmq_f32(acc[j][i], zero), six);
+            break;
+        }
+        case CK_ACT_LEAKY_RELU: {
+            const float32x4_t a = vdupq_n_f32(p->alpha);
+            CKD_UNROLL for (int j = 0; j < UR; j++)
+                CKD_UNROLL for (int i = 0; i < 2 * NBK; i++)
+                    acc[j][i] = vbslq_f32(vcltq_f32(acc[j][i], zero), vmulq_f32(acc[j][i], a), acc[j][i]);
+            break;
+        }
+        default: break;
+        }
+    }
+    CKD_UNROLL for (int j = 0; j < UR; j++)
+        CKD_UNROLL for (int i = 0; i < 2 * NBK; i++) vst1q_f32(y + yo[j] + (i >> 1) * ykb + (i & 1) * 4, acc[j][i]);
+}
+
+#define CKD_NEON_DEFINE(UR, NBK)                                                                    \
+    static void ckd_int_##UR(const ck_direct_ukernel_params *p) { ckd_neon_kernel(p, UR, NBK, 0); } \
+    static void ckd_gat_##UR(const ck_direct_ukernel_params *p) { ckd_neon_kernel(p, UR, NBK, 1); }
+
+#endif /* CKD_NEON_TEMPLATE */
 
 #endif

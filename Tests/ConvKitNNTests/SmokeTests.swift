@@ -1,4 +1,0 @@
-import Testing
-import ConvKitNN
-
-@Test func moduleLoads() { #expect(Bool(true)) }

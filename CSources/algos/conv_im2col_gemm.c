@@ -21,9 +21,15 @@
  * smallest block is one output row (all groups); if even that does not fit,
  * plan creation fails with CK_ERR_WORKSPACE_LIMIT.
  *
- * Threading: cblas_sgemm is always called outside OpenMP parallel regions with
+ * Grouped convolutions work on L2-sized pieces: NCHW in chunks of groups
+ * (im2col -> the chunk's GEMMs -> its epilogue), NHWC in blocks of output rows.
+ * Groups with one output channel (depthwise) use sgemv instead of sgemm.
+ *
+ * Threading: BLAS is always called outside OpenMP parallel regions with
  * OpenBLAS set to plan->threads; im2col and the epilogue run in OpenMP loops
- * with num_threads(plan->threads).  The two thread pools never run at once. */
+ * with num_threads(plan->threads) when they are large (>= 2^17 floats) and
+ * cheap relative to the GEMM they feed (<= 128 GEMM flops per float), else on
+ * the calling thread.  The two thread pools never run at once. */
 #include "internal.h"
 #include <math.h>
 #include <stdlib.h>

@@ -61,6 +61,7 @@ static ck_status bwd_size_fast(ck_plan *p) {
     const int64_t RS = d->r * d->s, kred = d->c / d->groups * RS;
     const int nhwc = d->layout == CK_LAYOUT_NHWC;
     st->direct = is_direct_1x1(d);
+    st->depthwise = d->groups > 1 && d->groups == d->c && d->groups == d->k;
     st->pack_floats = nhwc ? (d->k * kred + 15) / 16 * 16 : 0;
     const size_t pack_bytes = (size_t)st->pack_floats * sizeof(float);
     if (pack_bytes > p->workspace_limit)
@@ -69,7 +70,7 @@ static ck_status bwd_size_fast(ck_plan *p) {
                        pack_bytes, p->workspace_limit);
     st->col_floats = 0;
     st->block_rows = 0;
-    if (!st->direct) {
+    if (!st->direct && !st->depthwise) {
         const int64_t P = p->out_h, Q = p->out_w;
         const int64_t total_rows = nhwc ? d->n * P : P;
         int64_t row_floats;
@@ -133,6 +134,7 @@ ck_status ck_conv2d_backward_plan_create(const ck_conv2d_desc *desc, const ck_pl
 #endif
         p->d.conv_bwd.fast = 1;
         ck_status st = bwd_size_fast(p);
+        if (p->d.conv_bwd.depthwise) p->impl_name = "conv-backward/depthwise";
         if (st != CK_OK) {
             ck_plan_destroy(p);
             return st;
@@ -316,6 +318,132 @@ static void zero_par(float *p, int64_t n, int nt) {
     }
 }
 
+/* ---- depthwise (groups == C == K): direct loops, no GEMMs ------------- */
+
+/* dx: NCHW scatter per (n, c) plane (OpenMP over planes); NHWC gather per
+ * input pixel with channel-vector inner loops (OpenMP over input rows). */
+static void dw_data(const ck_plan *pl, const float *dy, const float *w, float *dx, float *pack) {
+    const ck_conv2d_desc *d = &pl->d.conv_bwd.conv;
+    const int64_t N = d->n, C = d->c, H = d->h, W = d->w, P = pl->out_h, Q = pl->out_w, R = d->r, S = d->s, RS = R * S;
+    const int64_t sh = d->stride_h, sw = d->stride_w, pt = d->pad_top, plf = d->pad_left;
+    const int nt = par_threads(pl->threads, N * C * (H * W + P * Q * RS));
+    if (d->layout == CK_LAYOUT_NCHW) {
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+        for (int64_t pc = 0; pc < N * C; pc++) {
+            const int64_t c = pc % C;
+            float *dxp = dx + pc * H * W;
+            const float *dyp = dy + pc * P * Q, *wc = w + c * RS;
+            memset(dxp, 0, (size_t)(H * W) * sizeof(float));
+            for (int64_t r = 0; r < R; r++)
+                for (int64_t p = 0; p < P; p++) {
+                    const int64_t ih = p * sh - pt + r * d->dilation_h;
+                    if (ih < 0 || ih >= H) continue;
+                    for (int64_t s = 0; s < S; s++) {
+                        const int64_t off = s * d->dilation_w - plf;
+                        int64_t lo, hi;
+                        valid_range(off, sw, W, Q, &lo, &hi);
+                        const float wv = wc[r * S + s], *src = dyp + p * Q;
+                        float *dst = dxp + ih * W + off;
+                        if (sw == 1)
+                            for (int64_t q = lo; q < hi; q++) dst[q] += wv * src[q];
+                        else
+                            for (int64_t q = lo; q < hi; q++) dst[q * sw] += wv * src[q];
+                    }
+                }
+        }
+        return;
+    }
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t rs = 0; rs < RS; rs++) pack[rs * C + c] = w[c * RS + rs];
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (int64_t it = 0; it < N * H; it++) {
+        const int64_t n = it / H, ih = it % H;
+        for (int64_t iw = 0; iw < W; iw++) {
+            float *dst = dx + ((n * H + ih) * W + iw) * C;
+            for (int64_t c = 0; c < C; c++) dst[c] = 0.f;
+            for (int64_t r = 0; r < R; r++) {
+                const int64_t th = ih + pt - r * d->dilation_h;
+                if (th < 0 || th % sh) continue;
+                const int64_t p = th / sh;
+                if (p >= P) continue;
+                for (int64_t s = 0; s < S; s++) {
+                    const int64_t tw = iw + plf - s * d->dilation_w;
+                    if (tw < 0 || tw % sw) continue;
+                    const int64_t q = tw / sw;
+                    if (q >= Q) continue;
+                    const float *src = dy + ((n * P + p) * Q + q) * C, *wr = pack + (r * S + s) * C;
+                    for (int64_t c = 0; c < C; c++) dst[c] += wr[c] * src[c];
+                }
+            }
+        }
+    }
+}
+
+/* dw: NCHW per channel (OpenMP over channels), row sums in float added in
+ * float64; NHWC over channel chunks (one writer per channel) accumulating
+ * [r][s][c] in the pack buffer, then unpacked to OIHW. */
+static void dw_weights(const ck_plan *pl, const float *x, const float *dy, float *dw, float *pack) {
+    const ck_conv2d_desc *d = &pl->d.conv_bwd.conv;
+    const int64_t N = d->n, C = d->c, H = d->h, W = d->w, P = pl->out_h, Q = pl->out_w, R = d->r, S = d->s, RS = R * S;
+    const int64_t sh = d->stride_h, sw = d->stride_w, pt = d->pad_top, plf = d->pad_left;
+    int nt = par_threads(pl->threads, N * C * P * Q * RS);
+    if (d->layout == CK_LAYOUT_NCHW) {
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t r = 0; r < R; r++)
+                for (int64_t s = 0; s < S; s++) {
+                    const int64_t off = s * d->dilation_w - plf;
+                    int64_t lo, hi;
+                    valid_range(off, sw, W, Q, &lo, &hi);
+                    double acc = 0.0;
+                    for (int64_t n = 0; n < N; n++) {
+                        const float *xp = x + (n * C + c) * H * W, *dyp = dy + (n * C + c) * P * Q;
+                        for (int64_t p = 0; p < P; p++) {
+                            const int64_t ih = p * sh - pt + r * d->dilation_h;
+                            if (ih < 0 || ih >= H) continue;
+                            const float *xr = xp + ih * W + off, *gr = dyp + p * Q;
+                            float part = 0.f;
+                            if (sw == 1)
+                                for (int64_t q = lo; q < hi; q++) part += gr[q] * xr[q];
+                            else
+                                for (int64_t q = lo; q < hi; q++) part += gr[q] * xr[q * sw];
+                            acc += part;
+                        }
+                    }
+                    dw[c * RS + r * S + s] = (float)acc;
+                }
+        return;
+    }
+    int64_t chunk = (C + 2 * nt - 1) / (2 * nt);
+    chunk = (chunk + 7) / 8 * 8;
+    const int64_t nchunks = (C + chunk - 1) / chunk;
+    if (nt > nchunks) nt = (int)nchunks;
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (int64_t ch = 0; ch < nchunks; ch++) {
+        const int64_t c0 = ch * chunk, c1 = c0 + chunk < C ? c0 + chunk : C;
+        for (int64_t rs = 0; rs < RS; rs++)
+            for (int64_t c = c0; c < c1; c++) pack[rs * C + c] = 0.f;
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t p = 0; p < P; p++)
+                for (int64_t r = 0; r < R; r++) {
+                    const int64_t ih = p * sh - pt + r * d->dilation_h;
+                    if (ih < 0 || ih >= H) continue;
+                    for (int64_t q = 0; q < Q; q++) {
+                        const float *g = dy + ((n * P + p) * Q + q) * C;
+                        for (int64_t s = 0; s < S; s++) {
+                            const int64_t iw = q * sw - plf + s * d->dilation_w;
+                            if (iw < 0 || iw >= W) continue;
+                            const float *xs = x + ((n * H + ih) * W + iw) * C;
+                            float *acc = pack + (r * S + s) * C;
+                            for (int64_t c = c0; c < c1; c++) acc[c] += g[c] * xs[c];
+                        }
+                    }
+                }
+    }
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t rs = 0; rs < RS; rs++) dw[c * RS + rs] = pack[rs * C + c];
+}
+
 static ck_status bwd_data_fast(const ck_plan *p, const float *dy, const float *w, float *dx, float *ws) {
     const ck_conv2d_bwd_state *st = &p->d.conv_bwd;
     const ck_conv2d_desc *d = &st->conv;
@@ -323,8 +451,12 @@ static ck_status bwd_data_fast(const ck_plan *p, const float *dy, const float *w
     const int64_t P = p->out_h, Q = p->out_w, PQ = P * Q, RS = d->r * d->s;
     const int64_t cg = C / G, kg = K / G, kred = cg * RS;
     const int nt = p->threads;
-    CK_CHECK(bwd_blas_dims_ok(p));
     float *col = ws, *pack = ws ? ws + st->col_floats : NULL;
+    if (st->depthwise) {
+        dw_data(p, dy, w, dx, pack);
+        return CK_OK;
+    }
+    CK_CHECK(bwd_blas_dims_ok(p));
     ck_blas_set_threads(nt);
     if (d->layout == CK_LAYOUT_NCHW) {
         for (int64_t n = 0; n < N; n++) {
@@ -411,9 +543,13 @@ static ck_status bwd_weights_fast(const ck_plan *p, const float *x, const float 
     const int64_t P = p->out_h, Q = p->out_w, PQ = P * Q, RS = d->r * d->s;
     const int64_t cg = C / G, kg = K / G, kred = cg * RS;
     const int nt = p->threads;
-    CK_CHECK(bwd_blas_dims_ok(p));
     float *col = ws, *pack = ws ? ws + st->col_floats : NULL;
     if (db) bias_grad(p, dy, db);
+    if (st->depthwise) {
+        dw_weights(p, x, dy, dw, pack);
+        return CK_OK;
+    }
+    CK_CHECK(bwd_blas_dims_ok(p));
     ck_blas_set_threads(nt);
     if (d->layout == CK_LAYOUT_NCHW) {
         for (int64_t n = 0; n < N; n++) {

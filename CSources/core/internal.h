@@ -83,6 +83,7 @@ typedef struct ck_conv2d_bwd_state {
     int64_t block_rows;    /* output rows per column block (NCHW: of one image; NHWC: of N*P) */
     int64_t col_floats;    /* column-buffer floats (rounded up to 16) */
     int64_t pack_floats;   /* packed-weight floats after the column buffer (NHWC) */
+    int32_t depthwise;     /* 1: groups == C == K > 1, direct loops instead of GEMMs */
 } ck_conv2d_bwd_state;
 
 /** One convolution algorithm: a driver that checks applicability, packs at

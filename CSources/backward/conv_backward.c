@@ -402,12 +402,13 @@ static void dw_weights(const ck_plan *pl, const float *x, const float *dy, float
                             const int64_t ih = p * sh - pt + r * d->dilation_h;
                             if (ih < 0 || ih >= H) continue;
                             const float *xr = xp + ih * W + off, *gr = dyp + p * Q;
-                            float part = 0.f;
+                            float a8[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f}; /* 8 independent chains */
+                            int64_t q = lo;
                             if (sw == 1)
-                                for (int64_t q = lo; q < hi; q++) part += gr[q] * xr[q];
-                            else
-                                for (int64_t q = lo; q < hi; q++) part += gr[q] * xr[q * sw];
-                            acc += part;
+                                for (; q + 8 <= hi; q += 8)
+                                    for (int j = 0; j < 8; j++) a8[j] += gr[q + j] * xr[q + j];
+                            for (; q < hi; q++) a8[0] += gr[q] * xr[q * sw];
+                            acc += (double)((a8[0] + a8[1]) + (a8[2] + a8[3])) + (double)((a8[4] + a8[5]) + (a8[6] + a8[7]));
                         }
                     }
                     dw[c * RS + r * S + s] = (float)acc;

@@ -121,10 +121,12 @@ ck_status ck_measure_fma_peak(int32_t threads, double seconds, double *gflops) {
     volatile float vm = 0.999999f, va = 1e-6f;
     const float m = vm, a = va;
 
-    /* Calibrate on this thread: iterations that take about one slice (~1/64
-     * of the time, at least 2 ms). */
-    double slice = seconds / 64.0;
-    if (slice < 0.002) slice = 0.002;
+    /* Calibrate on this thread: iterations that take about one slice.  Slices
+     * are short (0.25-2 ms, ~1/2048 of the time) so that on a busy machine
+     * some of them fall between the scheduler's preemptions of any team thread. */
+    double slice = seconds / 2048.0;
+    if (slice < 0.00025) slice = 0.00025;
+    if (slice > 0.002) slice = 0.002;
     int64_t iters = 1024;
     for (;;) {
         const double t0 = ck_now();

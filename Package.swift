@@ -15,11 +15,13 @@ let package = Package(
     products: [
         .library(name: "ConvKit", targets: ["ConvKit"]),
         .library(name: "ConvKitNN", targets: ["ConvKitNN"]),
+        .library(name: "ConvKitONNX", targets: ["ConvKitONNX"]),
         .library(name: "CConvKit", targets: ["CConvKit"]),
         .executable(name: "convkit", targets: ["convkit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.30.0"),
     ],
     targets: [
         // OpenBLAS's cblas, found through pkg-config (Debian: libopenblas-dev).
@@ -56,6 +58,13 @@ let package = Package(
             dependencies: ["ConvKit"],
             path: "Sources/ConvKitNN"
         ),
+        // ONNX import (protobuf messages generated once from ConvKit's own .proto subset) and .npy I/O.
+        .target(
+            name: "ConvKitONNX",
+            dependencies: ["ConvKitNN", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            path: "Sources/ConvKitONNX",
+            exclude: ["onnx_subset.proto"]
+        ),
         // Benchmark harness behind `convkit bench` (a library so tests can check it).
         .target(
             name: "ConvKitBench",
@@ -65,7 +74,7 @@ let package = Package(
         .executableTarget(
             name: "convkit",
             dependencies: [
-                "ConvKit", "ConvKitNN", "ConvKitBench", "CConvKit",
+                "ConvKit", "ConvKitNN", "ConvKitONNX", "ConvKitBench", "CConvKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/convkit"
@@ -85,6 +94,12 @@ let package = Package(
             name: "ConvKitBenchTests",
             dependencies: ["ConvKitBench"],
             path: "Tests/ConvKitBenchTests"
+        ),
+        .testTarget(
+            name: "ConvKitONNXTests",
+            dependencies: ["ConvKitONNX"],
+            path: "Tests/ConvKitONNXTests",
+            resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "ConvKitNNTests",

@@ -1,0 +1,4 @@
+import Testing
+import ConvKitONNX
+
+@Test func onnxModuleLoads() { #expect(Bool(true)) }

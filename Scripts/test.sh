@@ -6,15 +6,17 @@
 #   4. ASan + UBSan build of the C core and its tests, with ctest
 # Fails fast.  Environment: JOBS (parallel build jobs, default 2);
 # SWIFT_SCRATCH_PATH (swift --scratch-path, default SwiftPM's .build);
-# CHECK_BUILD_DIR (default build-check), SANITIZE_BUILD_DIR (default "$SAN").
+# CHECK_BUILD_DIR (default build-check), SANITIZE_BUILD_DIR (default build-sanitize).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 export JOBS=${JOBS:-2}
 CHECK_BUILD_DIR=${CHECK_BUILD_DIR:-build-check}
-SAN=${SANITIZE_BUILD_DIR:-"$SAN"}
+SAN=${SANITIZE_BUILD_DIR:-build-sanitize}
 SWIFT_ARGS=(-j "$JOBS")
 if [ -n "${SWIFT_SCRATCH_PATH:-}" ]; then SWIFT_ARGS+=(--scratch-path "$SWIFT_SCRATCH_PATH"); fi
+STAGES=" ${STAGES:-1 2 3 4} "
+want() { [[ "$STAGES" == *" $1 "* ]]; }
 START=$SECONDS
 
 section() {
@@ -23,16 +25,23 @@ section() {
     printf '==================================================================\n'
 }
 
+if want 1; then
 section "1/4 setup: system packages"
 Scripts/setup.sh
+fi
 
+if want 2; then
 section "2/4 swift build + swift test"
 swift build "${SWIFT_ARGS[@]}"
 swift test "${SWIFT_ARGS[@]}"
+fi
 
+if want 3; then
 section "3/4 CMake build, ctest, install, C examples"
 Scripts/check-install.sh "$CHECK_BUILD_DIR"
+fi
 
+if want 4; then
 section "4/4 C core + tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B "$SAN" -DCMAKE_BUILD_TYPE=Debug -DCONVKIT_SANITIZE=ON \
       -DCONVKIT_BUILD_TESTS=ON -DCONVKIT_BUILD_EXAMPLES=ON
@@ -49,5 +58,6 @@ echo "leak detection: $([ $leak = 1 ] && echo on || echo 'off (LeakSanitizer uns
 export ASAN_OPTIONS="detect_leaks=$leak:abort_on_error=1:strict_string_checks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 ctest --test-dir "$SAN" --output-on-failure -j"$JOBS"
+fi
 
-section "all tests passed  (total $((SECONDS - START))s)"
+section "stages${STAGES%?} passed  (total $((SECONDS - START))s)"

@@ -109,6 +109,11 @@ static void dw_mult_loop(const ck_plan *p, const float *x, float *y, const float
                     y[o] = ck_activate(d->activation, acc);
                 }
         }
+    if (d->layout == CK_LAYOUT_NCHW8C && d->k % 8) /* the blocked layout's channel tail stays zero */
+        for (int64_t n = 0; n < d->n; n++)
+            for (int64_t k = d->k; k < (d->k + 7) / 8 * 8; k++)
+                for (int64_t oh = 0; oh < P; oh++)
+                    for (int64_t ow = 0; ow < Q; ow++) y[ck_offset(d->layout, d->k, P, Q, n, k, oh, ow)] = 0.f;
 }
 
 static void dw_run_blocked(const ck_plan *p, ck_layout layout, const float *x, float *y, const float *res) {

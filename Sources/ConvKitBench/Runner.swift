@@ -110,6 +110,9 @@ public struct BenchProgress: Sendable {
 public struct BenchRunner: Sendable {
     /// The settings.
     public var configuration: BenchConfiguration
+    /// Resolves `--algorithm auto` per layer and thread count (e.g. from the
+    /// autotuning profile) to an algorithm and plan flags; nil = the C core's auto.
+    public var autoResolver: (@Sendable (BenchLayer, Int) -> (ck_algorithm, UInt32)?)?
 
     /// Creates a runner.
     public init(configuration: BenchConfiguration) { self.configuration = configuration }
@@ -153,7 +156,8 @@ public struct BenchRunner: Sendable {
             skipped += skips
             for (algo, layout, flags) in planned {
                 for t in configuration.threads {
-                    items.append(Item(layer: layer, algorithm: algo, layout: layout, flags: flags, threads: t))
+                    let (a, f) = algo == CK_ALGO_AUTO ? autoResolver?(layer, t) ?? (algo, flags) : (algo, flags)
+                    items.append(Item(layer: layer, algorithm: a, layout: layout, flags: f, threads: t))
                 }
             }
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ConvKit
 import ConvKitBench
+import CConvKit
 import ConvKitNN
 import Foundation
 
@@ -318,4 +319,36 @@ struct ProfileCommand: ParsableCommand {
             print("Removed \(removed) entr\(removed == 1 ? "y" : "ies") from \(path); \(left.count) left.")
         }
     }
+}
+
+/// For `convkit bench --algorithm auto`: the planner's choice per conv layer and
+/// thread count from the per-machine profile (estimate when it has no entry),
+/// printing which profile entries were used.
+func profileAutoResolver(suite: BenchSuite, threads: [Int]) -> @Sendable (BenchLayer, Int) -> (ck_algorithm, UInt32)? {
+    let store = ProfileStore()
+    let planner = Planner(configuration: PlannerConfiguration(mode: .profileOnly), profile: store)
+    var table: [String: (ck_algorithm, UInt32)] = [:]
+    var used = 0
+    for layer in suite.layers where layer.kind == .conv {
+        guard let d = try? Conv2DDescriptor(
+            inputShape: TensorShape(n: layer.n, c: layer.c, h: layer.h, w: layer.w), outputChannels: layer.k,
+            kernel: Size2D(layer.r, layer.s), stride: Size2D(layer.stride, layer.stride),
+            padding: .symmetric(layer.pad), groups: layer.groups, hasBias: true) else { continue }
+        for t in threads {
+            guard let decision = try? planner.decide(d, options: PlanOptions(threads: t)) else { continue }
+            var algo = CK_ALGO_AUTO
+            guard ck_algorithm_from_name(decision.choice.algorithm.rawValue, &algo) == CK_OK else { continue }
+            table["\(layer.name)@\(t)"] = (algo, decision.choice.algorithm == .winogradF6 ? UInt32(CK_PLAN_FAST_MATH) : 0)
+            if decision.source == .profile, let timing = decision.timing {
+                used += 1
+                stderrLine("auto: \(layer.name) @\(t)t -> \(decision.choice.algorithm) from profile entry "
+                           + "[\(decision.key)] (\(ms(timing.medianSeconds)) ms when tuned)")
+            } else {
+                stderrLine("auto: \(layer.name) @\(t)t -> \(decision.choice.algorithm) (estimate; no profile entry)")
+            }
+        }
+    }
+    stderrLine("auto: \(used) profile entr\(used == 1 ? "y" : "ies") used from \(store.path ?? "(no profile path)")")
+    let resolved = table
+    return { layer, t in resolved["\(layer.name)@\(t)"] }
 }

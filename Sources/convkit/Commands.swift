@@ -108,7 +108,10 @@ struct Bench: ParsableCommand {
 
         let progress = ProgressLine()
         FileHandle.standardError.write(Data("Measuring FMA peak and bandwidth…\n".utf8))
-        let report = try BenchRunner(configuration: config).run(
+        var runner = BenchRunner(configuration: config)
+        if selection == .auto { runner.autoResolver = profileAutoResolver(
+            suite: batch.map { b in BenchSuite(layers: loaded.layers.map { $0.withBatch(b) }) } ?? loaded, threads: threadList) }
+        let report = try runner.run(
             suite: loaded, suiteName: suiteName,
             progress: { progress.show($0.line) },
             warn: { message in

@@ -69,6 +69,8 @@ ck_status ck_tensor_size(ck_layout layout, int64_t n, int64_t c, int64_t h, int6
     if (n < 1 || c < 1 || h < 1 || w < 1)
         return ck_fail(CK_ERR_INVALID_SHAPE, "tensor shape %lldx%lldx%lldx%lld has a dimension < 1",
                        (long long)n, (long long)c, (long long)h, (long long)w);
+    if (c > CK_MAX_ELEMENTS) /* also keeps c + 7 below from overflowing */
+        return ck_fail(CK_ERR_SIZE_OVERFLOW, "tensor size: C=%lld exceeds the limit of 2^40 elements", (long long)c);
     int64_t cc = layout == CK_LAYOUT_NCHW8C ? (c + 7) / 8 * 8 : c;
     return ck_count4(n, cc, h, w, count, "tensor size");
 }
@@ -81,6 +83,53 @@ ck_status ck_convert_layout(int64_t n, int64_t c, int64_t h, int64_t w, ck_layou
     CK_CHECK_PTR(src, "src");
     CK_CHECK_PTR(dst, "dst");
     if (dl == CK_LAYOUT_NCHW8C && c % 8) memset(dst, 0, (size_t)cnt * sizeof(float));
+    if (sl == dl) {
+        memcpy(dst, src, (size_t)cnt * sizeof(float));
+        return CK_OK;
+    }
+    const int64_t hw = h * w, cb = (c + 7) / 8;
+    /* Fast paths: contiguous runs on one side, unit-stride inner loops the
+     * compiler vectorises.  The generic loop below is the definition. */
+    if (sl == CK_LAYOUT_NCHW && dl == CK_LAYOUT_NCHW8C) {
+        for (int64_t in = 0; in < n; in++)
+            for (int64_t ic = 0; ic < c; ic++) {
+                const float *s = src + (in * c + ic) * hw;
+                float *d = dst + (in * cb + ic / 8) * hw * 8 + ic % 8;
+                for (int64_t i = 0; i < hw; i++) d[i * 8] = s[i];
+            }
+        return CK_OK;
+    }
+    if (sl == CK_LAYOUT_NCHW8C && dl == CK_LAYOUT_NCHW) {
+        for (int64_t in = 0; in < n; in++)
+            for (int64_t ic = 0; ic < c; ic++) {
+                const float *s = src + (in * cb + ic / 8) * hw * 8 + ic % 8;
+                float *d = dst + (in * c + ic) * hw;
+                for (int64_t i = 0; i < hw; i++) d[i] = s[i * 8];
+            }
+        return CK_OK;
+    }
+    if (sl == CK_LAYOUT_NCHW8C && dl == CK_LAYOUT_NHWC) {
+        for (int64_t in = 0; in < n; in++)
+            for (int64_t b = 0; b < cb; b++) {
+                const int64_t nc = c - b * 8 < 8 ? c - b * 8 : 8;
+                const float *s = src + (in * cb + b) * hw * 8;
+                float *d = dst + in * hw * c + b * 8;
+                for (int64_t i = 0; i < hw; i++)
+                    for (int64_t l = 0; l < nc; l++) d[i * c + l] = s[i * 8 + l];
+            }
+        return CK_OK;
+    }
+    if (sl == CK_LAYOUT_NHWC && dl == CK_LAYOUT_NCHW8C) {
+        for (int64_t in = 0; in < n; in++)
+            for (int64_t b = 0; b < cb; b++) {
+                const int64_t nc = c - b * 8 < 8 ? c - b * 8 : 8;
+                const float *s = src + in * hw * c + b * 8;
+                float *d = dst + (in * cb + b) * hw * 8;
+                for (int64_t i = 0; i < hw; i++)
+                    for (int64_t l = 0; l < nc; l++) d[i * 8 + l] = s[i * c + l];
+            }
+        return CK_OK;
+    }
     for (int64_t in = 0; in < n; in++)
         for (int64_t ic = 0; ic < c; ic++)
             for (int64_t ih = 0; ih < h; ih++)

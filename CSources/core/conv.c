@@ -26,8 +26,8 @@ ck_status ck_out_size(int64_t n, int64_t f, int64_t s, int64_t pb, int64_t pe, i
     int64_t num = span - ext - 1;
     if (num < 0)
         return ck_fail(CK_ERR_EMPTY_OUTPUT,
-                       "%s: output size <= 0 (input %lld + padding %lld+%lld is smaller than the dilated kernel %lld)",
-                       axis, (long long)n, (long long)pb, (long long)pe, (long long)(ext + 1));
+                       "%s: output size <= 0 (input %lld + padding %lld+%lld is smaller than the dilated kernel %llu)",
+                       axis, (long long)n, (long long)pb, (long long)pe, (unsigned long long)ext + 1u);
     *out = num / s + 1;
     return CK_OK;
 }

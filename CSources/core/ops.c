@@ -137,20 +137,23 @@ static ck_status ck_pool_validate(const ck_pool2d_desc *d, int64_t *P, int64_t *
     if (d->pad_top < 0 || d->pad_left < 0 || d->pad_bottom < 0 || d->pad_right < 0 || d->pad_top > eh ||
         d->pad_bottom > eh || d->pad_left > ew || d->pad_right > ew)
         return ck_fail(CK_ERR_INVALID_PADDING,
-                       "pooling padding (top %lld, left %lld, bottom %lld, right %lld) must be >= 0 and smaller than the window %lldx%lld",
+                       "pooling padding (top %lld, left %lld, bottom %lld, right %lld) must be >= 0 and smaller than the window %llux%llu",
                        (long long)d->pad_top, (long long)d->pad_left, (long long)d->pad_bottom, (long long)d->pad_right,
-                       (long long)(eh + 1), (long long)(ew + 1));
+                       (unsigned long long)eh + 1u, (unsigned long long)ew + 1u);
     int64_t p, q;
     CK_CHECK(ck_out_size(d->h, d->r, 1, d->pad_top, d->pad_bottom, d->dilation_h, "height", &p));
     CK_CHECK(ck_out_size(d->w, d->s, 1, d->pad_left, d->pad_right, d->dilation_w, "width", &q));
     /* p-1, q-1 are now the numerators; divide with floor or ceil. */
     int64_t nh = p - 1, nw = q - 1;
     if (d->ceil_mode) {
-        p = (nh + d->stride_h - 1) / d->stride_h + 1;
-        q = (nw + d->stride_w - 1) / d->stride_w + 1;
-        /* the last window must start inside the input or the top/left padding */
-        if ((p - 1) * d->stride_h >= d->h + d->pad_top) p--;
-        if ((q - 1) * d->stride_w >= d->w + d->pad_left) q--;
+        /* ceil(n / s) without forming n + s - 1 (overflows for huge strides) */
+        int64_t ph = nh / d->stride_h + (nh % d->stride_h != 0), qw = nw / d->stride_w + (nw % d->stride_w != 0), st;
+        p = ph + 1;
+        q = qw + 1;
+        /* the last window must start inside the input or the top/left padding
+         * (h + pad_top and w + pad_left cannot overflow: ck_out_size checked them) */
+        if (__builtin_mul_overflow(ph, d->stride_h, &st) || st >= d->h + d->pad_top) p--;
+        if (__builtin_mul_overflow(qw, d->stride_w, &st) || st >= d->w + d->pad_left) q--;
     } else {
         p = nh / d->stride_h + 1;
         q = nw / d->stride_w + 1;

@@ -64,6 +64,42 @@ CK_AVX2_INLINE void dw_body(const ck_chanvec_geom *g, const float *x, const floa
         /* interior columns, four at a time */
         int64_t q = q_lo;
         const int64_t xs = g->sw * g->x_pix;
+        if (R == 3 && S == 3 && r0 == 0 && r1 == 3 && full) {
+            /* 3x3 (MobileNet's case): all nine taps held in registers, loops unrolled */
+            const __m256 w00 = _mm256_loadu_ps(w), w01 = _mm256_loadu_ps(w + 8), w02 = _mm256_loadu_ps(w + 16);
+            const __m256 w10 = _mm256_loadu_ps(w + 24), w11 = _mm256_loadu_ps(w + 32), w12 = _mm256_loadu_ps(w + 40);
+            const __m256 w20 = _mm256_loadu_ps(w + 48), w21 = _mm256_loadu_ps(w + 56), w22 = _mm256_loadu_ps(w + 64);
+            const int64_t dx = g->dw * g->x_pix, dy = g->dh * g->x_row;
+            for (; q + 2 <= q_hi; q += 2) {
+                const float *x0 = x + h0 * g->x_row + (q * g->sw - g->pl) * g->x_pix;
+                const float *x1 = x0 + xs;
+                __m256 a0 = _mm256_fmadd_ps(w00, _mm256_loadu_ps(x0), bias);
+                __m256 a1 = _mm256_fmadd_ps(w00, _mm256_loadu_ps(x1), bias);
+                a0 = _mm256_fmadd_ps(w01, _mm256_loadu_ps(x0 + dx), a0);
+                a1 = _mm256_fmadd_ps(w01, _mm256_loadu_ps(x1 + dx), a1);
+                a0 = _mm256_fmadd_ps(w02, _mm256_loadu_ps(x0 + 2 * dx), a0);
+                a1 = _mm256_fmadd_ps(w02, _mm256_loadu_ps(x1 + 2 * dx), a1);
+                a0 = _mm256_fmadd_ps(w10, _mm256_loadu_ps(x0 + dy), a0);
+                a1 = _mm256_fmadd_ps(w10, _mm256_loadu_ps(x1 + dy), a1);
+                a0 = _mm256_fmadd_ps(w11, _mm256_loadu_ps(x0 + dy + dx), a0);
+                a1 = _mm256_fmadd_ps(w11, _mm256_loadu_ps(x1 + dy + dx), a1);
+                a0 = _mm256_fmadd_ps(w12, _mm256_loadu_ps(x0 + dy + 2 * dx), a0);
+                a1 = _mm256_fmadd_ps(w12, _mm256_loadu_ps(x1 + dy + 2 * dx), a1);
+                a0 = _mm256_fmadd_ps(w20, _mm256_loadu_ps(x0 + 2 * dy), a0);
+                a1 = _mm256_fmadd_ps(w20, _mm256_loadu_ps(x1 + 2 * dy), a1);
+                a0 = _mm256_fmadd_ps(w21, _mm256_loadu_ps(x0 + 2 * dy + dx), a0);
+                a1 = _mm256_fmadd_ps(w21, _mm256_loadu_ps(x1 + 2 * dy + dx), a1);
+                a0 = _mm256_fmadd_ps(w22, _mm256_loadu_ps(x0 + 2 * dy + 2 * dx), a0);
+                a1 = _mm256_fmadd_ps(w22, _mm256_loadu_ps(x1 + 2 * dy + 2 * dx), a1);
+                float *yp = yrow + q * g->y_pix;
+                if (rrow) {
+                    a0 = _mm256_add_ps(a0, _mm256_loadu_ps(rrow + q * g->y_pix));
+                    a1 = _mm256_add_ps(a1, _mm256_loadu_ps(rrow + (q + 1) * g->y_pix));
+                }
+                _mm256_storeu_ps(yp, act_vec(a0, act));
+                _mm256_storeu_ps(yp + g->y_pix, act_vec(a1, act));
+            }
+        }
         for (; q + 4 <= q_hi; q += 4) {
             __m256 a0 = bias, a1 = bias, a2 = bias, a3 = bias;
             for (int64_t r = r0; r < r1; r++) {

@@ -162,7 +162,36 @@ CK_AVX2_INLINE void pool_body(const ck_chanvec_geom *g, const float *x, float *y
         while (r1 > r0 && h0 + (r1 - 1) * g->dh >= g->H) r1--;
         while (pr0 < g->R && h0 + pr0 * g->dh < -g->pt) pr0++;
         while (pr1 > pr0 && h0 + (pr1 - 1) * g->dh >= g->H + pb) pr1--;
+        /* interior columns (whole window inside the input): no clipping, and the
+         * divisor is R*S either way; the 2x2 and 3x3 windows are unrolled */
+        int64_t q_lo = (g->pl + g->sw - 1) / g->sw;
+        const int64_t last = g->W - 1 + g->pl - (g->S - 1) * g->dw;
+        int64_t q_hi = last < 0 ? 0 : last / g->sw + 1;
+        if (q_hi > g->Q) q_hi = g->Q;
+        if (q_lo > q_hi || r0 != 0 || r1 != g->R || !full || (g->S != 2 && g->S != 3) || g->R > 3) q_lo = q_hi = 0;
+        for (int64_t q = q_lo; q < q_hi; q++) {
+            const float *xp = x + h0 * g->x_row + (q * g->sw - g->pl) * g->x_pix;
+            const int64_t dx = g->dw * g->x_pix;
+            __m256 acc = _mm256_loadu_ps(xp);
+            for (int64_t r = 0; r < g->R; r++) {
+                const float *xr = xp + r * g->dh * g->x_row;
+                const __m256 v0 = r ? _mm256_loadu_ps(xr) : acc, v1 = _mm256_loadu_ps(xr + dx);
+                if (is_max) {
+                    acc = r ? _mm256_max_ps(acc, _mm256_max_ps(v0, v1)) : _mm256_max_ps(v0, v1);
+                    if (g->S == 3) acc = _mm256_max_ps(acc, _mm256_loadu_ps(xr + 2 * dx));
+                } else {
+                    acc = r ? _mm256_add_ps(acc, _mm256_add_ps(v0, v1)) : _mm256_add_ps(v0, v1);
+                    if (g->S == 3) acc = _mm256_add_ps(acc, _mm256_loadu_ps(xr + 2 * dx));
+                }
+            }
+            /* the window holds R*S real elements: both divisor rules agree when it is
+             * fully inside the input, but division (not multiply by 1/n) matches the
+             * reference's rounding */
+            if (!is_max) acc = _mm256_div_ps(acc, _mm256_set1_ps((float)(g->R * g->S)));
+            _mm256_storeu_ps(y + p * g->y_row + q * g->y_pix, acc);
+        }
         for (int64_t q = 0; q < g->Q; q++) {
+            if (q == q_lo && q_hi > q_lo) { q = q_hi - 1; continue; }
             const int64_t w0 = q * g->sw - g->pl;
             int64_t s0 = 0, s1 = g->S, ps0 = 0, ps1 = g->S;
             while (s0 < g->S && w0 + s0 * g->dw < 0) s0++;

@@ -186,11 +186,14 @@ public struct BenchRunner: Sendable {
         let name = { (a: ck_algorithm) in String(cString: ck_algorithm_name(a)) }
         if layer.kind.isPooling {
             switch configuration.algorithms {
-            case .all: run.append((CK_ALGO_REFERENCE, CK_LAYOUT_NCHW, 0))
-            case .auto: run.append((CK_ALGO_AUTO, CK_LAYOUT_NCHW, 0))
+            // The fast pooling kernels run in the blocked layout (their native one);
+            // the reference is timed only when asked for by name.
+            case .all, .auto: run.append((CK_ALGO_AUTO, CK_LAYOUT_NCHW8C, 0))
             case let .named(names):
                 for n in names {
-                    if n == "reference" { run.append((CK_ALGO_REFERENCE, CK_LAYOUT_NCHW, 0)) } else {
+                    if n == "reference" { run.append((CK_ALGO_REFERENCE, CK_LAYOUT_NCHW, 0)) } else if n == "auto" {
+                        run.append((CK_ALGO_AUTO, CK_LAYOUT_NCHW8C, 0))
+                    } else {
                         skips.append(BenchSkip(layer: layer.name, algorithm: n, threads: nil,
                                                reason: "pooling layers run only the reference (and auto)"))
                     }

@@ -48,6 +48,12 @@ echo "pkg-config --cflags --libs convkit: $(pkg-config --cflags --libs convkit)"
     $(pkg-config --cflags --libs convkit)
 LD_LIBRARY_PATH="$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$STAGE/conv_example"
 
+step "Examples/c/quickstart.c (the README's C example) via pkg-config"
+# shellcheck disable=SC2046
+"$CC_BIN" -std=c11 -Wall -Wextra -Werror -O2 "$ROOT/Examples/c/quickstart.c" -o "$STAGE/quickstart" \
+    $(pkg-config --cflags --libs convkit)
+LD_LIBRARY_PATH="$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$STAGE/quickstart"
+
 step "Examples/c/conv_example.c against libconvkit.a (pkg-config --static flags)"
 # libconvkit.a itself plus its Libs.private / Requires.private.  Debian's
 # openblas.pc lists -lgfortran for a fully static OpenBLAS; we link the shared

@@ -32,7 +32,9 @@ fi
 
 if want 2; then
 section "2/4 swift build + swift test"
+Scripts/check-readme.sh
 swift build "${SWIFT_ARGS[@]}"
+swift run "${SWIFT_ARGS[@]}" convkit-example
 swift test "${SWIFT_ARGS[@]}"
 fi
 

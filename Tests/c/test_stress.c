@@ -36,7 +36,9 @@
  *     required here.
  *   - The SIMD ISA matters too: CONVKIT_MAX_ISA=scalar vs avx2 differ (FMA vs
  *     separate multiply/add), so bits are only comparable within one ISA. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "testutil.h"
 #include <errno.h>
 #include <pthread.h>

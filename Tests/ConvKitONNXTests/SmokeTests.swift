@@ -1,4 +1,0 @@
-import Testing
-import ConvKitONNX
-
-@Test func onnxModuleLoads() { #expect(Bool(true)) }

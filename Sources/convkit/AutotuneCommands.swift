@@ -50,6 +50,11 @@ struct Autotune: ParsableCommand {
             else ~/.cache/convkit/profile.json). Layers with the most FLOPs are tuned first; layers the \
             --budget does not reach keep the estimate. Results whose run-to-run spread (p90/p10) is too wide \
             are reported and not written. Layers already in the profile are not timed again unless --force.
+
+            With --compare nothing is written: every candidate of each layer is timed round-robin in one run, \
+            and the command prints the choices of estimate, measure and exhaustive per layer and the end-to-end \
+            sums for those modes and for each single algorithm applied to all layers (im2col where it does not \
+            apply), with the ratio estimate / measure.
             """)
 
     @Option(name: .long, help: ArgumentHelp("Suite file (TSV: kind name N C H W K R S stride pad groups).",
@@ -86,12 +91,27 @@ struct Autotune: ParsableCommand {
     @Flag(name: .customLong("fast-math"), help: "Allow less accurate algorithms (Winograd F(6x6)).")
     var fastMath = false
 
+    @Flag(name: .long, help: ArgumentHelp(
+        "Compare instead of tuning: end-to-end sums for estimate, measure, exhaustive and each single algorithm, "
+            + "all timed interleaved in one run; writes no profile."))
+    var compare = false
+
+    @Option(name: .long, help: ArgumentHelp("With --compare: rounds over each layer's candidates (even rounds tune, "
+                                            + "odd rounds evaluate).", valueName: "n"))
+    var rounds: Int = 8
+
+    @Option(name: .long, help: ArgumentHelp("With --compare: also write the comparison as JSON.", valueName: "file"))
+    var json: String?
+
     func validate() throws {
         if suite != nil && model != nil { throw ValidationError("give --suite or --model, not both") }
         guard mode == "measure" || mode == "exhaustive" else {
             throw ValidationError("--mode must be measure or exhaustive, not '\(mode)'")
         }
         if let budget, !(budget > 0 && budget <= 1e6) { throw ValidationError("--budget must be > 0 seconds") }
+        if !compare && json != nil { throw ValidationError("--json needs --compare") }
+        if compare && (force || budget != nil) { throw ValidationError("--compare does not take --force or --budget") }
+        if !(2...1000).contains(rounds) { throw ValidationError("--rounds must be 2...1000") }
     }
 
     func run() throws {
@@ -150,6 +170,7 @@ struct Autotune: ParsableCommand {
     private func execute() throws {
         let (items, source) = try items()
         let threadList = try threads.map(parseThreadList) ?? [ConvKitRuntime.maxThreads]
+        if compare { return try runCompare(items: items, source: source, threadList: threadList) }
         let plannerMode: PlannerMode = mode == "exhaustive" ? .exhaustive : .measure
         let store = ProfileStore(path: profile)
         guard let path = store.path else {
@@ -221,6 +242,82 @@ struct Autotune: ParsableCommand {
             for n in allNotes { print("  " + n) }
         }
         print("Profile: \(path) (\(store.profile.count) entries)")
+    }
+}
+
+extension Autotune {
+    /// `--compare`: one interleaved timing run per thread count, then the choices and the totals.
+    private func runCompare(items: [Item], source: String, threadList: [Int]) throws {
+        let settings = PlannerComparisonSettings(rounds: rounds)
+        let configuration = PlannerConfiguration(allowLayoutChange: anyLayout)
+        stderrLine("Comparing planner modes on \(items.count) convolution layers of the \(source) at "
+                   + "\(threadList.map(String.init).joined(separator: ",")) thread(s), \(settings.rounds) interleaved rounds")
+        let progress = ProgressLine()
+        var results: [PlannerComparison] = []
+        var out: [String] = []
+        for t in threadList {
+            let options = PlanOptions(threads: t, fastMath: fastMath)
+            let requests = items.map { PlannerRequest(name: $0.name, descriptor: $0.descriptor, options: options) }
+            let c = PlannerComparison.run(requests, counts: items.map(\.count), configuration: configuration,
+                                          settings: settings) { i, n, r in
+                progress.show("[\(i)/\(n)] \(t) thread\(t == 1 ? "" : "s") \(r.name)…")
+            }
+            progress.clear()
+            results.append(c)
+            out.append(Self.compareReport(c, threads: t))
+        }
+        print(out.joined(separator: "\n"))
+        print("Rule: " + PlannerComparison.singleAlgorithmRule + ".")
+        print("Method: per layer, every candidate of exhaustive mode is timed round-robin, \(settings.rounds) rounds "
+              + "of up to \(Int(settings.secondsPerRound * 1000)) ms / \(settings.maxRunsPerRound) runs each; measure and "
+              + "exhaustive decide (3% switch rule) on the even rounds, every total sums the odd rounds' medians.")
+        if let json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let data = try encoder.encode(results)
+            try ConvKitBench.write(String(decoding: data, as: UTF8.self) + "\n", to: json, what: "comparison JSON")
+            print("JSON: \(json)")
+        }
+    }
+
+    /// The table of choices and the totals of one thread count.
+    static func compareReport(_ c: PlannerComparison, threads: Int) -> String {
+        func cell(_ layer: PlannerComparison.Layer, _ candidate: PlannerCandidate) -> String {
+            let extra = candidate.parameterDescription.split(separator: " ").dropFirst().joined(separator: " ")
+            let name = extra.isEmpty ? "\(candidate.algorithm)" : "\(candidate.algorithm) \(extra)"
+            return "\(name) \(ms(layer.seconds(of: candidate)))"
+        }
+        var rows: [[String]] = []
+        for l in c.layers {
+            let best = l.timings.first
+            rows.append([l.count > 1 ? "\(l.name) (x\(l.count))" : l.name, cell(l, l.estimate), cell(l, l.measure),
+                         cell(l, l.exhaustive), best.map { cell(l, $0.candidate) } ?? "—",
+                         ratio(l.seconds(of: l.estimate), l.seconds(of: l.measure))])
+        }
+        var lines = ["Threads: \(threads)  (ms = median of the evaluation rounds)",
+                     table(["layer", "estimate (ms)", "measure (ms)", "exhaustive (ms)", "fastest timed (ms)",
+                            "est/meas"], rows), ""]
+        let measure = c.total("measure")
+        var totalRows: [[String]] = []
+        for t in c.totals {
+            totalRows.append([t.name, ms(t.seconds), ratio(t.seconds, measure),
+                              t.fallbackLayers.isEmpty ? "" : "im2col on \(t.fallbackLayers.count) layer(s)"])
+        }
+        lines.append(table(["end-to-end sum", "ms", "vs measure", "fallback"], totalRows))
+        let tuned = [c.total("measure"), c.total("exhaustive")].compactMap { $0 }.min() ?? .nan
+        let others = c.totals.filter { $0.name != "measure" && $0.name != "exhaustive" }
+        let beaten = others.filter { $0.seconds < tuned }
+        let best = c.bestSingleAlgorithm
+        lines.append(String(format: "estimate / measure = %.3f (target <= 1.10: %@)", c.estimateOverMeasure ?? .nan,
+                            (c.estimateOverMeasure ?? .infinity) <= 1.10 ? "met" : "NOT met"))
+        lines.append("best single algorithm: \(best?.name ?? "—") \(ms(best?.seconds)) ms; autotuned (best of measure, "
+                     + "exhaustive) \(ms(tuned)) ms: "
+                     + (beaten.isEmpty ? "fastest" : "NOT fastest (beaten by \(beaten.map(\.name).joined(separator: ", ")))"))
+        for l in c.layers where !l.notes.isEmpty {
+            lines.append("note: \(l.name): " + l.notes.joined(separator: "; "))
+        }
+        lines.append("")
+        return lines.joined(separator: "\n")
     }
 }
 

@@ -68,7 +68,7 @@ let package = Package(
         // Benchmark harness behind `convkit bench` (a library so tests can check it).
         .target(
             name: "ConvKitBench",
-            dependencies: ["ConvKit", "CConvKit"],
+            dependencies: ["ConvKit", "ConvKitNN", "CConvKit"],
             path: "Sources/ConvKitBench"
         ),
         .executableTarget(

@@ -1,4 +1,5 @@
 import ConvKit
+import Synchronization
 
 /// Chooses plan options per convolution when a network is compiled — the hook
 /// for the autotuning planner. The descriptor given is the NCHW one; an answer
@@ -26,7 +27,8 @@ public enum LayoutPolicy: String, Hashable, Sendable, CaseIterable {
 public struct CompileOptions: Sendable {
     /// Base plan options for every layer (the thread count is overridden by `compile`'s).
     public var planOptions: PlanOptions
-    /// Per-convolution choice of options (nil: `planOptions` with `.auto`).
+    /// Per-convolution choice of options (default: `PlannerAdapter.shared`, the
+    /// autotuning planner with the per-machine profile; nil: `planOptions` with `.auto`).
     public var planner: (any ConvolutionPlanner)?
     /// Activation layout policy.
     public var layoutPolicy: LayoutPolicy
@@ -35,8 +37,8 @@ public struct CompileOptions: Sendable {
     /// Fuse activations and residual adds into convolution (and dense/BN/add) epilogues.
     public var fuseEpilogues: Bool
 
-    /// Creates options; the defaults fold, fuse and block.
-    public init(planOptions: PlanOptions = .default, planner: (any ConvolutionPlanner)? = nil,
+    /// Creates options; the defaults fold, fuse, block and ask `PlannerAdapter.shared`.
+    public init(planOptions: PlanOptions = .default, planner: (any ConvolutionPlanner)? = PlannerAdapter.shared,
                 layoutPolicy: LayoutPolicy = .blocked, foldBatchNorm: Bool = true, fuseEpilogues: Bool = true) {
         self.planOptions = planOptions
         self.planner = planner
@@ -129,8 +131,11 @@ public struct CompiledLayerInfo: Sendable, CustomStringConvertible {
 /// arena whose offsets are planned from the values' lifetimes.
 ///
 /// Thread safety: `Sendable`; `callAsFunction` may run from several threads at
-/// once — each call allocates its own arena of `peakActivationBytes` and the
-/// plans are immutable. Results are deterministic for a fixed thread count.
+/// once — each call takes an arena of `peakActivationBytes` from the network's
+/// pool (or allocates one when all are in use) and returns it afterwards, so
+/// repeated calls do not allocate activation memory; at most `arenaPoolLimit`
+/// idle arenas are kept. The plans are immutable. Results are deterministic for
+/// a fixed thread count.
 ///
 /// ```swift
 /// let compiled = try Zoo.resnet18().compile(batch: 1, threads: 2)
@@ -154,6 +159,13 @@ public final class CompiledNetwork: Sendable {
     private let offsets: [Int]  // arena offset (floats) per value; -1 = the input
     private let arenaFloats: Int
     private let output: Int
+    private let arenaPool = Mutex<[ArenaBuffer]>([])
+
+    /// The most idle arenas kept for reuse (more concurrent calls allocate and free their own).
+    public static let arenaPoolLimit = 8
+
+    /// The number of idle arenas in the pool (for tests and diagnostics).
+    public var pooledArenaCount: Int { arenaPool.withLock { $0.count } }
 
     fileprivate init(inputShape: TensorShape, outputShape: TensorShape, threads: Int, steps: [Step],
                      shapes: [TensorShape], layouts: [Layout], offsets: [Int], arenaFloats: Int, output: Int,
@@ -193,8 +205,16 @@ public final class CompiledNetwork: Sendable {
                                message: "input has shape \(input.shape), the compiled network expects \(inputShape)")
         }
         let x = try input.converted(to: .nchw)
-        let arena = UnsafeMutablePointer<Float>.allocate(capacity: max(arenaFloats, 1))
-        defer { arena.deallocate() }
+        let buffer = arenaPool.withLock { $0.popLast() } ?? ArenaBuffer(floats: arenaFloats)
+        defer {
+            let kept = arenaPool.withLock { pool -> Bool in
+                guard pool.count < Self.arenaPoolLimit else { return false }
+                pool.append(buffer)
+                return true
+            }
+            if !kept { buffer.deallocate() }
+        }
+        let arena = buffer.pointer
         var result = [Float]()
         try x.withUnsafeBufferPointer { xs in
             let inputPointer = UnsafeMutablePointer(mutating: xs.baseAddress!)
@@ -212,6 +232,13 @@ public final class CompiledNetwork: Sendable {
             result = Array(UnsafeBufferPointer(start: ptr(output), count: count))
         }
         return try Tensor(shape: outputShape, values: result)
+    }
+
+    deinit {
+        arenaPool.withLock { pool in
+            for buffer in pool { buffer.deallocate() }
+            pool.removeAll()
+        }
     }
 
     private func execute(_ step: Step, _ ptr: (Int) -> UnsafeMutablePointer<Float>) throws {
@@ -270,6 +297,16 @@ public final class CompiledNetwork: Sendable {
             }
         }
     }
+}
+
+/// One activation arena: owned by a single call while it runs, otherwise idle in
+/// a `CompiledNetwork`'s pool (the pool's mutex orders the hand-over).
+private struct ArenaBuffer: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Float>
+
+    init(floats: Int) { pointer = .allocate(capacity: max(floats, 1)) }
+
+    func deallocate() { pointer.deallocate() }
 }
 
 // MARK: - Compilation

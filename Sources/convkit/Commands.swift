@@ -81,6 +81,16 @@ struct Bench: ParsableCommand {
     @Flag(help: "Fewer repetitions and shorter peak loops (smoke tests).")
     var quick = false
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Benchmark a compiled zoo network end to end instead of the layer suite (e.g. resnet18, mobilenetv2); "
+            + "at least 10 runs and max(--min-time, 1) seconds per thread count, with a per-layer breakdown.",
+        valueName: "name"))
+    var model: String?
+
+    @Option(name: .customLong("input-size"), help: ArgumentHelp("With --model: input height and width.",
+                                                                valueName: "n"))
+    var inputSize: Int?
+
     func validate() throws {
         if let batch, batch < 1 { throw ValidationError("--batch must be >= 1") }
         if !(minTime >= 0 && minTime <= 3600) { throw ValidationError("--min-time must be between 0 and 3600 seconds") }
@@ -96,6 +106,17 @@ struct Bench: ParsableCommand {
     }
 
     private func execute() throws(BenchError) {
+        if let model {
+            let threadList = try threads.map(parseThreadList) ?? [Int(ck_max_threads())]
+            let config = ModelBenchConfiguration(model: model, inputSize: inputSize, batch: batch ?? 1,
+                                                 threads: threadList, minTime: max(minTime, 1), quick: quick)
+            let progress = ProgressLine()
+            let report = try ModelBench.run(config, progress: { progress.show($0) })
+            progress.clear()
+            print(report.table)
+            if let json { try ModelBench.writeJSON(report, to: json) }
+            return
+        }
         var (loaded, suiteName) = try ConvKitBench.loadSuite(path: suite)
         if let layers {
             loaded = try loaded.filtered(by: layers)

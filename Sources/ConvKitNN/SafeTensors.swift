@@ -57,6 +57,7 @@ public enum SafeTensors {
         guard let entries = object as? [String: Any] else { throw fail("the header is not a JSON object") }
         let dataCount = bytes.count - headerEnd
         var out: [String: (shape: [Int], values: [Float])] = [:]
+        var ranges: [(begin: Int, end: Int, name: String)] = []
         for (name, raw) in entries where name != "__metadata__" {
             guard let e = raw as? [String: Any] else { throw fail("entry '\(name)' is not an object") }
             guard let dtype = e["dtype"] as? String else { throw fail("entry '\(name)' has no dtype") }
@@ -87,6 +88,7 @@ public enum SafeTensors {
             guard offsets[1] - offsets[0] == elements * 4 else {
                 throw fail("tensor '\(name)' has \(offsets[1] - offsets[0]) data bytes, shape \(shape) needs \(elements * 4)")
             }
+            ranges.append((offsets[0], offsets[1], name))
             var values = [Float](repeating: 0, count: elements)
             let base = headerEnd + offsets[0]
             for i in 0..<elements {
@@ -96,6 +98,22 @@ public enum SafeTensors {
                 values[i] = Float(bitPattern: bits)
             }
             out[name] = (shape, values)
+        }
+        // The format requires the tensors to tile the data exactly (no holes, no
+        // overlaps, nothing after the last): a byte inserted into or dropped from
+        // the data would otherwise shift values silently.
+        var covered = 0
+        for r in ranges.sorted(by: { ($0.begin, $0.end) < ($1.begin, $1.end) }) {
+            guard r.begin == covered else {
+                throw fail(r.begin < covered
+                    ? "tensor '\(r.name)' data_offsets [\(r.begin), \(r.end)] overlap another tensor's"
+                    : "the data has a hole of \(r.begin - covered) bytes before tensor '\(r.name)'")
+            }
+            covered = r.end
+        }
+        guard covered == dataCount else {
+            throw fail("the data has \(dataCount - covered) bytes after the last tensor (\(dataCount) data bytes, "
+                       + "\(covered) used): corrupt or not a safetensors file")
         }
         return out
     }

@@ -269,6 +269,8 @@ def shape_cases():
         y = g.op("Reshape", ["x", g.const(np.array(shape, np.int64))])
         if len(shape) == 2:
             y = g.op("Gemm", [y, g.w([5, 48]), g.w([5], 0.1)], transB=1)
+        else:
+            y = g.op("Sigmoid", [y])
         out.append((name, g.model(y)))
     # shape from a Constant node
     g = G("reshape_constant_node", [2, 3, 2, 2], 13)

@@ -129,6 +129,10 @@ struct Importer {
             }
             guard t.int32Data.count == count else { throw invalid("\(what): int32_data does not match dims \(dims)") }
             return ConstantTensor(dims: dims, ints: t.int32Data.map { Int64($0) })
+        case 9:  // BOOL (Dropout's training_mode): one byte each in raw_data, or int32_data
+            if let raw = try rawCheck(1) { return ConstantTensor(dims: dims, ints: raw.map { Int64($0 != 0 ? 1 : 0) }) }
+            guard t.int32Data.count == count else { throw invalid("\(what): int32_data does not match dims \(dims)") }
+            return ConstantTensor(dims: dims, ints: t.int32Data.map { Int64($0 != 0 ? 1 : 0) })
         default:
             let names = [0: "UNDEFINED", 2: "UINT8", 3: "INT8", 4: "UINT16", 5: "INT16", 8: "STRING", 9: "BOOL",
                          10: "FLOAT16", 12: "UINT32", 13: "UINT64", 14: "COMPLEX64", 15: "COMPLEX128", 16: "BFLOAT16"]
@@ -635,10 +639,11 @@ struct Importer {
         }
         let autoPad = try a.string("auto_pad") ?? "NOTSET"
         var pads: Padding
-        // ONNX Runtime's convention: with output_shape (or SAME_*), total padding =
-        // stride*(in-1) + output_padding + kernel - out; SAME_UPPER puts the larger half at the start.
+        // The ONNX specification (as onnxruntime implements it): with output_shape (or SAME_*),
+        // total = stride*(in-1) + output_padding + kernel - out; SAME_UPPER: begin = total/2,
+        // otherwise (SAME_LOWER, NOTSET with output_shape): begin = total - total/2.
         func split(_ total: Int) -> (Int, Int) {
-            autoPad == "SAME_UPPER" ? (total - total / 2, total / 2) : (total / 2, total - total / 2)
+            autoPad == "SAME_UPPER" ? (total / 2, total - total / 2) : (total - total / 2, total / 2)
         }
         var wanted: (Int, Int)?
         if let os = try a.ints("output_shape") {

@@ -1,6 +1,8 @@
 import ArgumentParser
 import ConvKit
 import ConvKitNN
+import ConvKitONNX
+import Foundation
 
 /// `convkit summary NAME`: the per-layer table of a zoo network.
 struct ModelSummaryCommand: ParsableCommand {
@@ -10,7 +12,7 @@ struct ModelSummaryCommand: ParsableCommand {
         discussion: "Names: \(Zoo.names.joined(separator: ", ")). The last line is the total "
             + "trainable-parameter count as a plain integer.")
 
-    @Argument(help: "The network: \(Zoo.names.joined(separator: ", ")).")
+    @Argument(help: "The network: \(Zoo.names.joined(separator: ", ")), or an .onnx file.")
     var name: String
 
     @Option(help: "Input height and width (default: the network's own).")
@@ -20,6 +22,10 @@ struct ModelSummaryCommand: ParsableCommand {
     var classes: Int?
 
     func run() throws {
+        if name.lowercased().hasSuffix(".onnx") {  // an ONNX file: the imported network's summary
+            print(try ONNXModel(contentsOf: URL(fileURLWithPath: name)).summary())
+            return
+        }
         let net: Network
         if inputSize != nil || classes != nil {
             let size = inputSize

@@ -9,7 +9,7 @@ struct ConvKitCommand: ParsableCommand {
         commandName: "convkit",
         abstract: "ConvKit: CPU convolution kernels — machine information and benchmarks.",
         version: String(cString: ck_version()),
-        subcommands: [Info.self, Bench.self, Autotune.self, ProfileCommand.self, ModelSummaryCommand.self, TrainCommand.self]
+        subcommands: [Info.self, Bench.self, Autotune.self, ProfileCommand.self, ModelSummaryCommand.self, TrainCommand.self, RunCommand.self]
     )
 }
 

@@ -6,18 +6,22 @@
 #
 # 1. installs gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and qemu-user via
 #    apt when missing;
-# 2. configures the CMake build with cmake/aarch64-toolchain.cmake, without
-#    OpenBLAS (im2col and the BLAS variants decline there; test_im2col then
-#    reports itself skipped), with OpenMP;
-# 3. checks that the dispatched kernels are the NEON ones by default and the
+# 2. OpenBLAS for arm64 (ARM64_OPENBLAS=1, the default): installs
+#    libopenblas-dev:arm64 through Debian multiarch (dpkg --add-architecture
+#    arm64) when missing; if that fails, or with ARM64_OPENBLAS=0, the core is
+#    built without BLAS (im2col and the BLAS variants then decline);
+# 3. configures the CMake build with cmake/aarch64-toolchain.cmake (OpenMP on);
+# 4. checks that the dispatched kernels are the NEON ones by default and the
 #    scalar ones under CONVKIT_MAX_ISA=scalar (a small probe
 #    program written into the build directory);
-# 4. runs every Tests/c/test_* binary and the C example under qemu-aarch64,
+# 5. runs every Tests/c/test_* binary and the C example under qemu-aarch64,
 #    once with the default ISA (NEON) and once with CONVKIT_MAX_ISA=scalar,
 #    and prints a summary table.  Exit status 0 only when everything passed.
 #
 # Environment: JOBS (parallel build jobs, default 2), TEST_TIMEOUT (seconds
-# per test run, default 900), OMP_NUM_THREADS (default 2).
+# per test run, default 900), OMP_NUM_THREADS (default 2), ARM64_OPENBLAS (1/0).
+# The guest's LD_LIBRARY_PATH pins the cross sysroot's libc (a multiarch
+# libc6:arm64 does not match the cross ld.so; threaded programs hang with it).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -46,13 +50,28 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 QEMU=$(command -v qemu-aarch64 || command -v qemu-aarch64-static)
+
+ARM64_OPENBLAS=${ARM64_OPENBLAS:-1}
+BLAS_PC=/usr/lib/$TRIPLE/openblas-pthread/pkgconfig/openblas.pc
+if [ "$ARM64_OPENBLAS" = 1 ] && [ ! -f $BLAS_PC ]; then
+    echo "installing libopenblas-dev:arm64 (multiarch)"
+    SUDO=
+    [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    if ! dpkg --print-foreign-architectures | grep -qx arm64; then $SUDO dpkg --add-architecture arm64; fi
+    { $SUDO apt-get update -qq &&
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends libopenblas-dev:arm64; } ||
+        echo "warning: libopenblas-dev:arm64 did not install; building without BLAS"
+fi
+USE_BLAS=OFF
+if [ "$ARM64_OPENBLAS" = 1 ] && [ -f $BLAS_PC ]; then USE_BLAS=ON; fi
+echo "OpenBLAS (arm64): $USE_BLAS"
 $TRIPLE-gcc --version | head -1
 "$QEMU" --version | head -1
 
 # ---- 2. cross build -------------------------------------------------------------
 section "configure + build ($BUILD)"
 cmake -S . -B "$BUILD" -DCMAKE_TOOLCHAIN_FILE="$PWD/cmake/aarch64-toolchain.cmake" \
-      -DCMAKE_BUILD_TYPE=Release -DCONVKIT_USE_OPENBLAS=OFF -DCONVKIT_BUILD_TESTS=ON \
+      -DCMAKE_BUILD_TYPE=Release -DCONVKIT_USE_OPENBLAS=$USE_BLAS -DCONVKIT_BUILD_TESTS=ON \
       -DCONVKIT_BUILD_EXAMPLES=ON >"$BUILD.configure.log" 2>&1 || { cat "$BUILD.configure.log"; exit 1; }
 cmake --build "$BUILD" -j"$JOBS" 2>&1 | tee "$BUILD/build.log" | grep -E "warning:|error:" || true
 if grep -q "warning:" "$BUILD/build.log"; then echo "FAIL: the aarch64 build has warnings"; exit 1; fi
@@ -92,12 +111,18 @@ int main(void) {
     return 0;
 }
 EOF
+blas_flags=()
+if [ $USE_BLAS = ON ]; then
+    blas_dir=$(dirname "$(dirname $BLAS_PC)")
+    blas_flags=(-L"$blas_dir" -lopenblas -Wl,-rpath,"$blas_dir" -Wl,-rpath-link,/usr/lib/$TRIPLE)
+fi
 $TRIPLE-gcc -std=c11 -O2 -Wall -Wextra -Werror -ICSources/include "$BUILD/arm64-isa-probe.c" \
-    "$BUILD/libconvkit.a" -fopenmp -lm -lpthread -o "$BUILD/arm64-isa-probe"
+    "$BUILD/libconvkit.a" "${blas_flags[@]}" -fopenmp -lm -lpthread -o "$BUILD/arm64-isa-probe"
 
 run() { # run ISA_CAP BINARY... ; output to stdout
-    if [ "$1" = default ]; then shift; timeout "$TEST_TIMEOUT" "$QEMU" -L "$SYSROOT" "$@"
-    else local cap=$1; shift; CONVKIT_MAX_ISA=$cap timeout "$TEST_TIMEOUT" "$QEMU" -L "$SYSROOT" "$@"; fi
+    local q=("$QEMU" -L "$SYSROOT" -E LD_LIBRARY_PATH="$SYSROOT/lib")
+    if [ "$1" = default ]; then shift; timeout "$TEST_TIMEOUT" "${q[@]}" "$@"
+    else local cap=$1; shift; CONVKIT_MAX_ISA=$cap timeout "$TEST_TIMEOUT" "${q[@]}" "$@"; fi
 }
 
 # ---- 3. which kernels run ---------------------------------------------------------
@@ -133,7 +158,7 @@ for t in "${tests[@]}"; do
     done
 done
 
-section "summary (aarch64 under qemu, $OMP_NUM_THREADS OpenMP threads)"
+section "summary (aarch64 under qemu, $OMP_NUM_THREADS OpenMP threads, OpenBLAS $USE_BLAS)"
 printf '%s\n' "${summary[@]}"
 echo "total time: $((SECONDS - START))s; logs in $BUILD/logs/"
 if [ $fail -ne 0 ]; then echo "arm64: FAILED"; exit 1; fi

@@ -177,6 +177,16 @@ static const char *impl_name(int m, int avx2, int blas) {
     return names[m / 2 - 1][avx2][blas];
 }
 
+#if defined(__aarch64__)
+/* arm64: NEON GEMM, portable (compiler-vectorised) transforms. */
+static const char *impl_name_neon(int m, int blas) {
+    static const char *names[3][2] = {{"winograd-f2/neon", "winograd-f2/neon+blas"},
+                                      {"winograd-f4/neon", "winograd-f4/neon+blas"},
+                                      {"winograd-f6/neon", "winograd-f6/neon+blas"}};
+    return names[m / 2 - 1][blas];
+}
+#endif
+
 static ck_status create(ck_plan *p, const float *w, const float *b) {
     const ck_conv2d_desc *d = &p->d.conv;
     const int m = tile_m(p->algorithm), alpha = m + 2, a2 = alpha * alpha;
@@ -216,6 +226,14 @@ static ck_status create(ck_plan *p, const float *w, const float *b) {
         s->use_blas = e && strcmp(e, "blas") == 0;
     }
 #endif
+#if defined(__aarch64__)
+    const int neon = ck_dispatch_isa() == CK_ISA_NEON;
+    if (neon) {
+        s->input = ck_wino_input__scalar;
+        s->output = ck_wino_output__scalar;
+        s->gemm = ck_wino_gemm__neon;
+    } else
+#endif
 #if defined(__x86_64__)
     if (avx2) {
         s->input = ck_wino_input__avx2_fma;
@@ -229,6 +247,9 @@ static ck_status create(ck_plan *p, const float *w, const float *b) {
         s->gemm = ck_wino_gemm__scalar;
     }
     p->impl_name = impl_name(m, avx2, s->use_blas);
+#if defined(__aarch64__)
+    if (neon) p->impl_name = impl_name_neon(m, s->use_blas);
+#endif
 
     /* bias, padded to Kp */
     s->bias = ck_malloc((size_t)Kp * sizeof(float));

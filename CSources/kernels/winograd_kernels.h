@@ -68,6 +68,11 @@ void ck_wino_gemm__avx2_fma(int64_t rows, int64_t C, const float *A, int64_t lda
                             int64_t ldm);
 #endif
 
+#if defined(__aarch64__)
+void ck_wino_gemm__neon(int64_t rows, int64_t C, const float *A, int64_t lda, const float *Bp, float *Mo,
+                        int64_t ldm);
+#endif
+
 /** Decompose a global tile index. */
 static inline void ck_wino_tile_pos(const ck_wino_geom *g, int64_t t, int64_t *n, int64_t *th, int64_t *tw) {
     *tw = t % g->tiles_w;

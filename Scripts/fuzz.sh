@@ -11,7 +11,7 @@
 # Swift harnesses (deterministic mutation loops inside `swift test`, seeded from
 # Fuzz/corpus/<name>/: truncation at every offset, byte flips, insertions,
 # splices; time-bounded by FUZZ_SECONDS):
-#   swift  profile parser, safetensors reader, .npy reader (+ ONNX importer when it exists)
+#   swift  profile parser, safetensors reader (+ network weight files), .npy reader, ONNX importer
 #
 # Environment: FUZZ_SECONDS (per harness, default 60), FUZZ_BUILD_DIR (default
 # .build-fuzz), CLANG (default: clang next to swift, else clang in PATH), JOBS,
@@ -97,7 +97,7 @@ run_c() {
 run_swift() {
     local log="$OUT/fuzz_swift.log"
     echo "== swift mutation harnesses: ${SECS}s each"
-    local args=(--scratch-path "${FUZZ_SWIFT_SCRATCH:-.build-fuzz/swift}" -j "$JOBS" --filter 'StressFuzz')
+    local args=(--scratch-path "${FUZZ_SWIFT_SCRATCH:-.build-fuzz/swift}" -j "$JOBS" --filter 'StressFuzz|StressTests')
     FUZZ_SECONDS="$SECS" CONVKIT_FUZZ_CORPUS="$PWD/Fuzz/corpus" swift test "${args[@]}" >"$log" 2>&1
     local rc=$?
     grep -E '^fuzz ' "$log" | sed 's/^/   /'

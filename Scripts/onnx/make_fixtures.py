@@ -3,7 +3,7 @@
 
 For every case: NAME.onnx (built with onnx.helper, random weights from a fixed
 seed), NAME.in.npy (the input) and NAME.out.npy (onnxruntime's output, CPU
-provider). Cases cover every operator and attribute combination ConvKit's
+provider; further graph outputs as NAME.out.1.npy, ...). Cases cover every operator and attribute combination ConvKit's
 importer supports, per opset, plus small networks (LeNet-5, a residual block,
 an inverted-residual block, an Inception module, a tiny U-Net). Files named
 reject_*.onnx are models the importer must refuse (no outputs).
@@ -16,6 +16,7 @@ The test suite reads the committed files; it never runs Python.
 import argparse
 import os
 import sys
+import zlib
 
 import numpy as np
 import onnx
@@ -61,8 +62,9 @@ class G:
 
     def model(self, output):
         inp = helper.make_tensor_value_info("x", TensorProto.FLOAT, self.input_shape)
-        out = helper.make_tensor_value_info(output, TensorProto.FLOAT, None)
-        graph = helper.make_graph(self.nodes, self.name, [inp], [out], initializer=self.inits)
+        outs = [helper.make_tensor_value_info(o, TensorProto.FLOAT, None)
+                for o in (output if isinstance(output, list) else [output])]
+        graph = helper.make_graph(self.nodes, self.name, [inp], outs, initializer=self.inits)
         m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.opset)],
                               producer_name="convkit-make-fixtures")
         m.ir_version = min(m.ir_version, 8 if self.opset <= 17 else 9)
@@ -374,6 +376,11 @@ def networks():
     c = g.op("Concat", [u, e1], axis=1)
     y = g.op("Relu", [conv(g, c, 16, 8, 3, pads=[1, 1, 1, 1])])
     out.append(("net_tiny_unet", g.model(conv(g, y, 8, 2, 1))))
+    # Two graph outputs: features and logits (each written as its own .npy)
+    g = G("two_outputs", [1, 3, 8, 8], 13)
+    f = g.op("Relu", [conv(g, "x", 3, 8, 3, pads=[1, 1, 1, 1])])
+    p = g.op("Flatten", [g.op("GlobalAveragePool", [f])])
+    out.append(("net_two_outputs", g.model([f, g.op("Gemm", [p, g.w([4, 8]), g.w([4], 0.1)], transB=1)])))
     return out
 
 
@@ -416,19 +423,22 @@ def main():
     assert len(names) == len(set(names)), "duplicate fixture names"
     for name, m in models:
         shape = [d.dim_value for d in m.graph.input[0].type.tensor_type.shape.dim]
-        x = RNG.standard_normal(shape).astype(np.float32)
+        # inputs from a per-fixture seed, so adding a case does not change the others' inputs
+        x = np.random.default_rng(zlib.crc32(name.encode())).standard_normal(shape).astype(np.float32)
         sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
-        (y,) = sess.run(None, {"x": x})
-        # record the output shape onnxruntime produced, then validate the model
-        out_type = m.graph.output[0].type.tensor_type
-        out_type.shape.Clear()
-        for d in y.shape:
-            out_type.shape.dim.add().dim_value = d
+        ys = sess.run(None, {"x": x})
+        # record the output shapes onnxruntime produced, then validate the model
+        for o, y in zip(m.graph.output, ys):
+            o.type.tensor_type.shape.Clear()
+            for d in y.shape:
+                o.type.tensor_type.shape.dim.add().dim_value = d
         onnx.checker.check_model(m, full_check=True)
         onnx.save(m, os.path.join(args.out, name + ".onnx"))
         np.save(os.path.join(args.out, name + ".in.npy"), x)
-        np.save(os.path.join(args.out, name + ".out.npy"), np.ascontiguousarray(y.astype(np.float32)))
-        print(f"{name:32s} in {list(x.shape)} out {list(y.shape)}")
+        for i, y in enumerate(ys):
+            suffix = "" if i == 0 else f".{i}"
+            np.save(os.path.join(args.out, name + ".out" + suffix + ".npy"), np.ascontiguousarray(y.astype(np.float32)))
+        print(f"{name:32s} in {list(x.shape)} out {[list(y.shape) for y in ys]}")
     for name, m in rejects():
         onnx.save(m, os.path.join(args.out, name + ".onnx"))
         print(f"{name:32s} (must be rejected)")

@@ -24,15 +24,27 @@ public enum ConvKitONNX {
     ]
 }
 
+/// One graph output of an imported model: its name, ONNX rank and the network computing it.
+public struct ONNXOutput {
+    /// The output's name in the graph.
+    public let name: String
+    /// Its ONNX rank (4: `[N, C, H, W]`, 2: `[N, features]`).
+    public let rank: Int
+    /// The network from the graph input to this output (layers are shared between outputs).
+    public let network: Network
+}
+
 /// An ONNX model imported into the model layer: a ConvKitNN `Network` (a
 /// graph of ConvKitNN layers whose weights are the ONNX initializers) plus the
-/// names and ranks of the graph's input and output.
+/// names and ranks of the graph's input and outputs.
 ///
 /// Importing checks everything before anything runs: every operator,
 /// attribute and opset the importer cannot honour exactly is a `ConvKitError`
 /// `.unsupported` naming the operator, the node, the attribute and the opset;
 /// a corrupt, truncated or hostile file is `.invalidArgument`. Imported graphs
-/// have one float32 input (NCHW, or `[N, features]`) and one output.
+/// have one float32 input (NCHW, or `[N, features]`) and one or more outputs
+/// (each output gets its own network over the shared layers; with several
+/// outputs the layers they share run once per output).
 ///
 /// Networks made only of model-layer layers are compiled (`CompiledNetwork`:
 /// planner, batch-norm folding, epilogue fusion, layout propagation). A few
@@ -40,15 +52,17 @@ public enum ConvKitONNX {
 /// ReLU/ReLU6, `LogSoftmax`, dilated pooling, `Pad` with a non-zero value); a
 /// network containing one runs layer by layer (`usesReferencePath`).
 public final class ONNXModel {
-    /// The imported network (its input shape has the batch given at import).
+    /// The imported network of the first graph output (its input shape has the batch given at import).
     public let network: Network
+    /// Every graph output, in the graph's order (`outputs[0].network === network`).
+    public let outputs: [ONNXOutput]
     /// The name of the graph input.
     public let inputName: String
     /// The ONNX rank of the input (4 for NCHW, 2 for `[N, features]`).
     public let inputRank: Int
-    /// The name of the graph output.
+    /// The name of the first graph output.
     public let outputName: String
-    /// The ONNX rank of the output (4: `[N, C, H, W]`, 2: `[N, features]`).
+    /// The ONNX rank of the first output (4: `[N, C, H, W]`, 2: `[N, features]`).
     public let outputRank: Int
     /// The default-domain opset version the model was written against.
     public let opsetVersion: Int
@@ -118,12 +132,16 @@ public final class ONNXModel {
                                + "opsets \(ConvKitONNX.supportedOpsets.lowerBound)-\(ConvKitONNX.supportedOpsets.upperBound))")
         }
         var importer = Importer(graph: model.graph, opset: Int(opset))
-        let (graph, outName, outRank) = try importer.importGraph(batchOverride: batch)
-        network = try Network(name: graph.name, root: graph, inputShape: importer.inputShape)
+        let graphs = try importer.importGraph(batchOverride: batch)
+        outputs = try graphs.map {
+            ONNXOutput(name: $0.name, rank: $0.rank,
+                       network: try Network(name: $0.graph.name, root: $0.graph, inputShape: importer.inputShape))
+        }
+        network = outputs[0].network
         inputName = importer.inputName
         inputRank = importer.inputRank
-        outputName = outName
-        outputRank = outRank
+        outputName = outputs[0].name
+        outputRank = outputs[0].rank
         opsetVersion = Int(opset)
         producer = [model.producerName, model.producerVersion].filter { !$0.isEmpty }.joined(separator: " ")
         usesReferencePath = importer.usesCustomLayers
@@ -138,7 +156,9 @@ public final class ONNXModel {
     /// - Throws: `ConvKitError` from plan creation.
     public func compile(batch: Int? = nil, threads: Int = 0, options: CompileOptions = CompileOptions()) throws -> ONNXRunner {
         let b = batch ?? network.inputShape.n
-        let compiled = usesReferencePath ? nil : try network.compile(batch: b, threads: threads, options: options)
+        let compiled = usesReferencePath ? [] : try outputs.map {
+            try $0.network.compile(batch: b, threads: threads, options: options)
+        }
         var shape = network.inputShape
         shape.n = b
         return ONNXRunner(model: self, compiled: compiled, inputShape: shape)
@@ -152,12 +172,12 @@ public final class ONNXModel {
 public final class ONNXRunner {
     /// The model.
     public let model: ONNXModel
-    /// The compiled network (nil when the model runs layer by layer).
-    public let compiled: CompiledNetwork?
+    /// The compiled network of each output (empty when the model runs layer by layer).
+    public let compiled: [CompiledNetwork]
     /// The NCHW input shape it runs (batch included).
     public let inputShape: TensorShape
 
-    init(model: ONNXModel, compiled: CompiledNetwork?, inputShape: TensorShape) {
+    init(model: ONNXModel, compiled: [CompiledNetwork], inputShape: TensorShape) {
         self.model = model
         self.compiled = compiled
         self.inputShape = inputShape
@@ -166,26 +186,41 @@ public final class ONNXRunner {
     /// The input's ONNX shape (`[N, C, H, W]` or `[N, features]`).
     public var inputArrayShape: [Int] { model.onnxShape(inputShape, rank: model.inputRank) }
 
-    /// Runs an NCHW tensor of `inputShape`.
-    public func callAsFunction(_ input: Tensor) throws -> Tensor {
+    /// Runs an NCHW tensor of `inputShape` and returns the first output (NCHW).
+    public func callAsFunction(_ input: Tensor) throws -> Tensor { try output(0, input) }
+
+    func output(_ i: Int, _ input: Tensor) throws -> Tensor {
         guard input.shape == inputShape else {
             throw ConvKitError(code: .invalidShape, message: "input '\(model.inputName)' has shape \(input.shape), "
                                + "the model runs \(inputShape)")
         }
-        if let compiled { return try compiled(input) }
-        return try model.network(input)
+        if !compiled.isEmpty { return try compiled[i](input) }
+        return try model.outputs[i].network(input)
     }
 
-    /// Runs an input array of the model's ONNX input shape and returns the output
-    /// array in the model's ONNX output shape (float32, C order).
+    /// Runs an input array of the model's ONNX input shape and returns the first
+    /// output array in its ONNX shape (float32, C order).
     ///
     /// - Throws: `ConvKitError` `.invalidShape` naming the input if its shape differs.
-    public func callAsFunction(_ input: NpyArray) throws -> NpyArray {
+    public func callAsFunction(_ input: NpyArray) throws -> NpyArray { try arrays(input, [0])[0].array }
+
+    /// Runs an input array and returns every graph output, in the graph's order.
+    ///
+    /// - Throws: `ConvKitError` `.invalidShape` naming the input if its shape differs.
+    public func run(_ input: NpyArray) throws -> [(name: String, array: NpyArray)] {
+        try arrays(input, Array(model.outputs.indices))
+    }
+
+    func arrays(_ input: NpyArray, _ which: [Int]) throws -> [(name: String, array: NpyArray)] {
         guard input.shape == inputArrayShape else {
             throw ConvKitError(code: .invalidShape, message: "input '\(model.inputName)' has shape \(input.shape), "
                                + "the model expects \(inputArrayShape)")
         }
-        let y = try self(Tensor(shape: inputShape, values: input.values)).converted(to: .nchw)
-        return try NpyArray(shape: model.onnxShape(y.shape, rank: model.outputRank), values: y.storage)
+        let x = try Tensor(shape: inputShape, values: input.values)
+        return try which.map { i in
+            let y = try output(i, x).converted(to: .nchw)
+            let o = model.outputs[i]
+            return (o.name, try NpyArray(shape: model.onnxShape(y.shape, rank: o.rank), values: y.storage))
+        }
     }
 }

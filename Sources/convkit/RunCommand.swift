@@ -70,28 +70,34 @@ struct RunCommand: ParsableCommand {
             throw ValidationError("--batch \(batch) but input '\(probe.inputName)' has shape \(x.shape)")
         }
         let imported = b == probe.network.inputShape.n ? probe : try ONNXModel(contentsOf: url, batch: b)
+        guard x.shape.count == imported.inputRank else {
+            throw ValidationError("input '\(probe.inputName)' has shape \(x.shape); the model expects rank \(imported.inputRank)")
+        }
         let runner = try imported.compile(batch: b, threads: threads)
         var times: [Double] = []
-        var y = try NpyArray(shape: [], values: [0])
+        var ys: [(name: String, array: NpyArray)] = []
         let clock = ContinuousClock()
         for _ in 0..<repeats {
             let start = clock.now
-            y = try runner(x)
+            ys = try runner.run(x)
             let d = clock.now - start
             times.append(Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
         }
-        let dir = URL(fileURLWithPath: outputDir)
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let safe = imported.outputName.map { $0 == "/" || $0 == "\\" || $0 == ":" ? "_" : $0 }
-        let file = dir.appendingPathComponent(String(safe) + ".npy")
-        try Npy.write(y, to: file)
         let median = times.sorted()[times.count / 2]
         let path = imported.usesReferencePath ? "layer by layer" : "compiled"
         print("ran \(url.lastPathComponent) (opset \(imported.opsetVersion), \(path), batch \(b), "
               + "threads \(threads == 0 ? "all" : String(threads))) in \(String(format: "%.3f", median * 1000)) ms"
               + (repeats > 1 ? " (median of \(repeats))" : ""))
-        print("wrote \(file.path)")
-        if printSummary { print(Self.describe(name: imported.outputName, y)) }
+        let dir = URL(fileURLWithPath: outputDir)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        for (name, y) in ys {
+            // Output names may contain '/' (PyTorch exports): keep the file inside DIR.
+            let safe = String(name.map { $0 == "/" || $0 == "\\" || $0 == ":" ? "_" : $0 })
+            let file = dir.appendingPathComponent((safe.isEmpty || safe.hasPrefix(".") ? "output" + safe : safe) + ".npy")
+            try Npy.write(y, to: file)
+            print("wrote \(file.path)")
+            if printSummary { print(Self.describe(name: name, y)) }
+        }
     }
 
     /// Shape, min/max and (for `[N, classes]` or `[N, classes, 1, 1]`) the top 5 per image.

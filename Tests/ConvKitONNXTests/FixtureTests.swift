@@ -31,6 +31,7 @@ func relativeError(_ y: [Float], _ r: [Float]) -> Float {
 @Suite struct FixtureTests {
     @Test func fixturesExist() {
         #expect(fixtureNames(rejected: false).count >= 100)
+        #expect(fixtureNames(rejected: false).contains("net_two_outputs"))
         #expect(fixtureNames(rejected: true).count >= 5)
     }
 
@@ -40,14 +41,18 @@ func relativeError(_ y: [Float], _ r: [Float]) -> Float {
     func matchesOnnxRuntime(_ name: String) throws {
         let dir = fixturesDirectory()
         let x = try Npy.read(contentsOf: dir.appendingPathComponent(name + ".in.npy"))
-        let expected = try Npy.read(contentsOf: dir.appendingPathComponent(name + ".out.npy"))
         let model = try ONNXModel(contentsOf: dir.appendingPathComponent(name + ".onnx"))
         let runner = try model.compile(batch: x.shape[0], threads: 2)
-        let y = try runner(x)
-        #expect(y.shape == expected.shape, "\(name): shape \(y.shape) vs onnxruntime \(expected.shape)")
-        guard y.shape == expected.shape else { return }
-        let e = relativeError(y.values, expected.values)
-        #expect(e <= 1e-4, "\(name): relative error \(e)")
+        let ys = try runner.run(x)
+        #expect(ys.count == model.outputs.count)
+        for (i, y) in ys.enumerated() {
+            let file = name + (i == 0 ? ".out.npy" : ".out.\(i).npy")
+            let expected = try Npy.read(contentsOf: dir.appendingPathComponent(file))
+            #expect(y.array.shape == expected.shape, "\(file): shape \(y.array.shape) vs onnxruntime \(expected.shape)")
+            guard y.array.shape == expected.shape else { continue }
+            let e = relativeError(y.array.values, expected.values)
+            #expect(e <= 1e-4, "\(file): relative error \(e)")
+        }
     }
 
     /// The same through the layer-by-layer path (no compilation) and with plain layouts.

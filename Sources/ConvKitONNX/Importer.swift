@@ -16,8 +16,11 @@ struct ImportedValue {
     var rank: Int
 }
 
-/// The most elements any imported activation may have (16 GiB of floats would be a hostile file).
-let maximumActivationElements = 1 << 31
+/// The most elements one imported activation may have (2^28 floats = 1 GiB), and
+/// all of them together (2^30 = 4 GiB): larger networks are hostile files (or a
+/// batch to split), refused at import rather than failing to allocate at run time.
+let maximumActivationElements = 1 << 28
+let maximumTotalActivationElements = 1 << 30
 
 /// Converts an ONNX graph into a ConvKitNN `Graph`, node by node.
 struct Importer {
@@ -30,6 +33,7 @@ struct Importer {
     var builder: GraphBuilder!
     var layerNames = Set<String>()
     var usesCustomLayers = false
+    var totalActivationElements = 0
     var inputName = ""
     var inputShape = TensorShape(n: 1, c: 1, h: 1, w: 1)
     var inputRank = 4
@@ -185,7 +189,7 @@ struct Importer {
 
     // MARK: - Graph
 
-    mutating func importGraph(batchOverride: Int?) throws -> (Graph, outputName: String, outputRank: Int) {
+    mutating func importGraph(batchOverride: Int?) throws -> [(graph: Graph, name: String, rank: Int)] {
         for t in graph.initializer {
             guard !t.name.isEmpty else { throw Importer.invalid("an initializer has no name") }
             initializers[t.name] = t
@@ -195,9 +199,8 @@ struct Importer {
             throw ConvKitError(code: .unsupported, message: "ONNX: the graph has \(inputs.count) inputs "
                                + "(\(inputs.map(\.name).joined(separator: ", "))); ConvKit imports graphs with exactly one")
         }
-        guard graph.output.count == 1 else {
-            throw ConvKitError(code: .unsupported, message: "ONNX: the graph has \(graph.output.count) outputs "
-                               + "(\(graph.output.map(\.name).joined(separator: ", "))); ConvKit imports graphs with exactly one")
+        guard !graph.output.isEmpty, graph.output.count <= 64 else {
+            throw Importer.invalid("the graph has \(graph.output.count) outputs")
         }
         let input = inputs[0]
         inputName = input.name
@@ -256,18 +259,24 @@ struct Importer {
                                + (problems.count > 10 ? "; ..." : ""))
         }
         for (i, n) in graph.node.enumerated() { try importNode(n, i) }
-        let outName = graph.output[0].name
-        guard let out = values[outName] else {
-            if let why = unavailable[outName] {
-                throw ConvKitError(code: .unsupported, message: "ONNX: graph output '\(outName)' \(why)")
+        var outputs: [(graph: Graph, name: String, rank: Int)] = []
+        let base = graph.name.isEmpty ? "onnx" : graph.name
+        for (i, o) in graph.output.enumerated() {
+            let outName = o.name
+            guard let out = values[outName] else {
+                if let why = unavailable[outName] {
+                    throw ConvKitError(code: .unsupported, message: "ONNX: graph output '\(outName)' \(why)")
+                }
+                throw ConvKitError(code: .unsupported,
+                                   message: "ONNX: graph output '\(outName)' is not computed from the input by the graph's nodes")
             }
-            throw ConvKitError(code: .unsupported,
-                               message: "ONNX: graph output '\(outName)' is not computed from the input by the graph's nodes")
+            guard out.node.id != 0 else {
+                throw ConvKitError(code: .unsupported, message: "ONNX: graph output '\(outName)' is the graph input (no computation)")
+            }
+            // One network per output (sharing the layers); the first keeps the graph's name.
+            outputs.append((builder.build(output: out.node, name: i == 0 ? base : "\(base).\(i)"), outName, out.rank))
         }
-        guard out.node.id != 0 else {
-            throw ConvKitError(code: .unsupported, message: "ONNX: the graph output is its input (no computation)")
-        }
-        return (builder.build(output: out.node, name: graph.name.isEmpty ? "onnx" : graph.name), outName, out.rank)
+        return outputs
     }
 
     /// A unique layer name for a node.
@@ -289,7 +298,11 @@ struct Importer {
         }
         let (count, overflow) = out.shape.n.multipliedReportingOverflow(by: out.shape.c * out.shape.h * out.shape.w)
         guard !overflow, count <= maximumActivationElements else {
-            throw bad(node, index, "output \(out.shape) exceeds ConvKit's limit of 2^31 elements per activation")
+            throw bad(node, index, "output \(out.shape) exceeds the importer's limit of 2^28 elements per activation")
+        }
+        totalActivationElements += count
+        guard totalActivationElements <= maximumTotalActivationElements else {
+            throw bad(node, index, "the activations so far exceed the importer's limit of 2^30 elements in total")
         }
         return ImportedValue(node: out, rank: rank)
     }

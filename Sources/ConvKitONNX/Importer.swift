@@ -722,6 +722,12 @@ struct Importer {
         let stride = try pair(node, index, &a, "strides")
         let dilation = try pair(node, index, &a, "dilations")
         let s = x.node.shape
+        if dilation != (1, 1), let autoPad = try a.string("auto_pad"), autoPad.hasPrefix("SAME") {
+            // The specification asks for ceil(in / stride) outputs; onnxruntime pads for the
+            // undilated window and produces fewer. Neither answer can be guaranteed to be the expected one.
+            throw unsupported(node, index, "auto_pad \(autoPad) with dilations \([dilation.0, dilation.1]) (runtimes "
+                              + "disagree on its output size); use explicit pads", attribute: "auto_pad")
+        }
         let pads = try resolvePads(node, index, &a, input: (s.h, s.w), kernel: kernel, stride: stride, dilation: dilation)
         let ceil = try a.int("ceil_mode", 0) != 0
         let includePad = try a.int("count_include_pad", 0) != 0

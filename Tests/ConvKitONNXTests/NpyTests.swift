@@ -166,6 +166,14 @@ func npyError(_ bytes: [UInt8]) -> String? {
         #expect(error(model(nodes: [pads]))?.code == .unsupported)
         let big = node("MaxPool", ["x"], ints: ["kernel_shape": [2, 2], "pads": [60000, 60000, 60000, 60000]])
         #expect(error(model(nodes: [big])) != nil)  // output would exceed the activation cap or ConvKit's checks
+        var same = node("MaxPool", ["x"], ints: ["kernel_shape": [3, 3], "dilations": [2, 2]])
+        var ap = Onnx_AttributeProto()
+        ap.name = "auto_pad"
+        ap.type = .string
+        ap.s = Data("SAME_UPPER".utf8)
+        same.attribute.append(ap)
+        let e = error(model(nodes: [same]))
+        #expect(e?.code == .unsupported && e?.message.contains("attribute 'auto_pad'") == true, "\(String(describing: e))")
     }
 
     @Test func wiringErrors() {

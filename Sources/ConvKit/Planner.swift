@@ -70,8 +70,30 @@ func formatBytes(_ bytes: Int) -> String {
 
 /// The tunable constants of the `estimate` heuristic, in one place.
 ///
-/// The order mirrors the C core's `auto` choice (depthwise, Winograd F(4x4),
-/// direct, im2col), refined by the shape: Winograd only where the transforms pay off.
+/// The rules, in order (see `Planner.estimate`), each backed by an interleaved
+/// `convkit autotune --compare` run on a 2-core AVX2+FMA x86-64 machine, NCHW,
+/// 1 thread (medians of the evaluation rounds; the machine was shared, so only
+/// clear gaps were turned into rules):
+/// 1. Depthwise kernels for depthwise shapes with more than one channel and a
+///    stride of at most `depthwiseMaxStride` (dw112 0.66 vs im2col 0.97 ms,
+///    dw56 0.83 vs 1.36, dw7 0.08 vs 0.59; but stride 2, dw112s2: im2col 1.43 vs
+///    depthwise 1.54 ms, and at 2 threads 1.71 vs 10.6). A 1-channel "depthwise"
+///    shape is an ordinary convolution (LeNet c1: depthwise 0.26 vs im2col 0.016 ms).
+/// 2. Winograd for 3x3 stride-1 layers with at least `winogradMinChannels`
+///    input and output channels: F(4x4) from `winogradF4MinOutputPixels` output
+///    pixels (resnet18.l1 F4 1.90 vs F2/direct/im2col ≥ 8.9 ms; 14x14x256 F4 1.68
+///    vs F2 5.5; vgg16 layers F4 1.0-2x faster than F2), F(2x2) below that when
+///    `C >= winogradF2MinChannels` (7x7x512: F2 2.19 vs F4 2.69 vs direct 11.8).
+/// 3. im2col (one GEMM) for 1x1 ungrouped layers when `pointwiseUsesIm2col`
+///    (pw112 0.30 vs direct 0.55 ms, pw56 0.34 vs 0.70, 1x1s2 0.22 vs 0.42, pw7 a tie).
+/// 4. im2col for strided layers with at least `stridedIm2colMinChannels` input
+///    channels (3x3s2 64->128: 1.60 vs 1.62 ms at 1 thread, 20 vs 24 at 2; the
+///    earlier noisy run had im2col ahead too). Stems with 3 input channels keep
+///    direct (resnet18.conv1 direct 10.3 vs im2col 12.0 ms; alexnet.conv1 47.6 vs 51.3).
+/// 5. Direct when the layer has at least `directMinOutputChannels` output
+///    channels (its micro-kernel blocks 16 output channels; LeNet c1 with K = 6:
+///    direct 0.03 vs im2col 0.016 ms at 1 thread, 0.15 vs 0.015 at 2).
+/// 6. im2col otherwise (it applies to every NCHW layer), then direct, then the reference.
 public struct PlannerHeuristics: Hashable, Codable, Sendable {
     /// Minimum input and output channels for Winograd.
     public var winogradMinChannels: Int
@@ -83,15 +105,29 @@ public struct PlannerHeuristics: Hashable, Codable, Sendable {
     public var winogradF2MinOutputPixels: Int
     /// Use Winograd F(6x6) instead of F(4x4) when fast math is allowed and `P * Q` is at least this (0 = never).
     public var winogradF6MinOutputPixels: Int
+    /// The largest stride (in both directions) for which depthwise shapes use the depthwise kernels.
+    public var depthwiseMaxStride: Int
+    /// Whether 1x1 ungrouped layers use im2col (a plain GEMM) rather than direct.
+    public var pointwiseUsesIm2col: Bool
+    /// Strided layers with at least this many input channels use im2col (0 = never).
+    public var stridedIm2colMinChannels: Int
+    /// Direct is chosen only with at least this many output channels (else im2col).
+    public var directMinOutputChannels: Int
 
-    /// Creates the heuristic; the defaults were chosen on an AVX2 machine.
+    /// Creates the heuristic; the defaults were measured on an AVX2+FMA machine (see the type's documentation).
     public init(winogradMinChannels: Int = 16, winogradF4MinOutputPixels: Int = 196, winogradF2MinChannels: Int = 256,
-                winogradF2MinOutputPixels: Int = 36, winogradF6MinOutputPixels: Int = 0) {
+                winogradF2MinOutputPixels: Int = 36, winogradF6MinOutputPixels: Int = 0, depthwiseMaxStride: Int = 1,
+                pointwiseUsesIm2col: Bool = true, stridedIm2colMinChannels: Int = 16,
+                directMinOutputChannels: Int = 16) {
         self.winogradMinChannels = winogradMinChannels
         self.winogradF4MinOutputPixels = winogradF4MinOutputPixels
         self.winogradF2MinChannels = winogradF2MinChannels
         self.winogradF2MinOutputPixels = winogradF2MinOutputPixels
         self.winogradF6MinOutputPixels = winogradF6MinOutputPixels
+        self.depthwiseMaxStride = depthwiseMaxStride
+        self.pointwiseUsesIm2col = pointwiseUsesIm2col
+        self.stridedIm2colMinChannels = stridedIm2colMinChannels
+        self.directMinOutputChannels = directMinOutputChannels
     }
 
     /// The default constants.
@@ -434,10 +470,12 @@ public final class Planner: Sendable {
         return result
     }
 
-    /// The heuristic's choice (never times): depthwise for depthwise shapes;
+    /// The heuristic's choice (never times), by the rules documented on
+    /// `PlannerHeuristics`: depthwise kernels for unstrided depthwise shapes;
     /// Winograd F(4x4) for 3x3 stride-1 layers with enough channels and output
-    /// pixels (F(2x2) when the output is small and the channels many); direct
-    /// where it applies; im2col otherwise. See `PlannerHeuristics`.
+    /// pixels (F(2x2) when the output is small and the channels many); im2col for
+    /// 1x1 and for strided layers with many input channels; direct when it has
+    /// enough output channels; im2col otherwise.
     public func estimate(_ descriptor: Conv2DDescriptor, options: PlanOptions = .default) -> PlannerCandidate {
         let h = configuration.heuristics
         let layout = descriptor.layout
@@ -445,11 +483,15 @@ public final class Planner: Sendable {
             if a.isWinograd && !options.allowWinograd { return false }
             return descriptor.isApplicable(a, options: PlannerCandidate(algorithm: a).planOptions(from: options))
         }
-        if descriptor.groups == descriptor.inputShape.c && ok(.depthwise) {
+        let c = descriptor.inputShape.c, k = descriptor.outputChannels
+        let strided = descriptor.stride.height > 1 || descriptor.stride.width > 1
+        // Rule 1: depthwise kernels, unstrided, more than one channel.
+        if descriptor.groups == c && c > 1
+            && max(descriptor.stride.height, descriptor.stride.width) <= h.depthwiseMaxStride && ok(.depthwise) {
             return PlannerCandidate(algorithm: .depthwise, layout: layout)
         }
+        // Rule 2: Winograd (its applicability check limits it to 3x3 stride-1 ungrouped layers).
         let pixels = descriptor.outputShape.h * descriptor.outputShape.w
-        let c = descriptor.inputShape.c, k = descriptor.outputChannels
         if c >= h.winogradMinChannels && k >= h.winogradMinChannels {
             if pixels >= h.winogradF4MinOutputPixels {
                 if options.fastMath && h.winogradF6MinOutputPixels > 0 && pixels >= h.winogradF6MinOutputPixels
@@ -461,8 +503,20 @@ public final class Planner: Sendable {
                 return PlannerCandidate(algorithm: .winogradF2, layout: layout)
             }
         }
-        if ok(.direct) { return PlannerCandidate(algorithm: .direct, layout: layout) }
+        // Rule 3: 1x1 ungrouped layers are one GEMM.
+        let pointwise = descriptor.kernel.height == 1 && descriptor.kernel.width == 1 && descriptor.groups == 1
+        if h.pointwiseUsesIm2col && pointwise && ok(.im2col) {
+            return PlannerCandidate(algorithm: .im2col, layout: layout)
+        }
+        // Rule 4: strided layers with many input channels.
+        if strided && h.stridedIm2colMinChannels > 0 && c >= h.stridedIm2colMinChannels && ok(.im2col) {
+            return PlannerCandidate(algorithm: .im2col, layout: layout)
+        }
+        // Rule 5: direct with enough output channels to fill its micro-kernel.
+        if k >= h.directMinOutputChannels && ok(.direct) { return PlannerCandidate(algorithm: .direct, layout: layout) }
+        // Rule 6: the fallbacks.
         if ok(.im2col) { return PlannerCandidate(algorithm: .im2col, layout: layout) }
+        if ok(.direct) { return PlannerCandidate(algorithm: .direct, layout: layout) }
         return PlannerCandidate(algorithm: .reference, layout: layout)
     }
 

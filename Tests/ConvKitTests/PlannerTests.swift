@@ -103,7 +103,13 @@ struct PlannerTests {
         #expect(p.estimate(try conv(64, 56, 64), options: PlanOptions(allowWinograd: false)).algorithm == .direct)
         #expect(p.estimate(try conv(512, 7, 512)).algorithm == .winogradF2)       // small spatial, many channels
         #expect(p.estimate(try conv(3, 224, 64, kernel: 7, stride: 2, pad: 3)).algorithm == .direct)
-        #expect(p.estimate(try conv(8, 56, 8)).algorithm == .direct)              // too few channels
+        // Changed with the measured rules: K = 8 is below directMinOutputChannels (was direct).
+        #expect(p.estimate(try conv(8, 56, 8)).algorithm == .im2col)              // too few channels for Winograd/direct
+        #expect(p.estimate(try conv(64, 56, 64, kernel: 1, pad: 0)).algorithm == .im2col)       // 1x1: one GEMM
+        #expect(p.estimate(try conv(64, 56, 128, stride: 2)).algorithm == .im2col)              // strided, C >= 16
+        #expect(p.estimate(try conv(96, 112, 96, stride: 2, groups: 96)).algorithm == .im2col)  // strided depthwise
+        #expect(p.estimate(try conv(1, 32, 6, kernel: 5, pad: 0)).algorithm == .im2col)        // LeNet c1: not depthwise
+        #expect(p.estimate(try conv(3, 227, 96, kernel: 11, stride: 4, pad: 0)).algorithm == .direct)  // 3-channel stem
         #expect(p.estimate(try conv(12, 20, 6, groups: 3)).algorithm == .im2col)  // direct declines these groups
     }
 

@@ -187,25 +187,27 @@ extension Network {
 
 /// Small networks for the training demos.
 public enum TrainingModels {
-    /// The digits CNN: 8x8x1 -> conv 3x3 16 same + BN + ReLU -> maxpool 2 -> conv 3x3 32
-    /// same + BN + ReLU -> global average pool -> dense 10. With `batchNorm: false`
-    /// the convolutions carry a bias and a fused ReLU instead.
-    public static func digitsCNN(seed: UInt64 = 0, batchNorm: Bool = true, dropout: Float = 0) throws -> Network {
+    /// The digits CNN: 8x8x1 -> conv 3x3 `width` same + BN + ReLU -> maxpool 2 -> conv 3x3
+    /// `2*width` same + BN + ReLU -> global average pool (or, with `denseHead`, flatten
+    /// 4x4x`2*width`) -> optional dropout -> dense 10. With `batchNorm: false` the
+    /// convolutions carry a bias and a fused ReLU instead.
+    public static func digitsCNN(seed: UInt64 = 0, width: Int = 16, batchNorm: Bool = true, denseHead: Bool = false,
+                                 dropout: Float = 0) throws -> Network {
         try Network(name: "digits_cnn", inputShape: TensorShape(n: 1, c: 1, h: 8, w: 8), seed: seed) {
             if batchNorm {
-                Conv2D(16, kernel: 3, padding: .same, bias: false, name: "conv1")
+                Conv2D(width, kernel: 3, padding: .same, bias: false, name: "conv1")
                 BatchNorm(activation: .relu, name: "bn1")
             } else {
-                Conv2D(16, kernel: 3, padding: .same, activation: .relu, name: "conv1")
+                Conv2D(width, kernel: 3, padding: .same, activation: .relu, name: "conv1")
             }
             MaxPool2D(2, name: "pool1")
             if batchNorm {
-                Conv2D(32, kernel: 3, padding: .same, bias: false, name: "conv2")
+                Conv2D(2 * width, kernel: 3, padding: .same, bias: false, name: "conv2")
                 BatchNorm(activation: .relu, name: "bn2")
             } else {
-                Conv2D(32, kernel: 3, padding: .same, activation: .relu, name: "conv2")
+                Conv2D(2 * width, kernel: 3, padding: .same, activation: .relu, name: "conv2")
             }
-            GlobalAvgPool(name: "gap")
+            if !denseHead { GlobalAvgPool(name: "gap") }
             Flatten(name: "flatten")
             if dropout > 0 { Dropout(dropout, name: "drop") }
             Dense(10, name: "fc")

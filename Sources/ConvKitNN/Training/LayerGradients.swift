@@ -30,7 +30,9 @@ func mixSeed(_ seed: UInt64, _ index: Int) -> UInt64 {
 }
 
 extension TrainingGraph {
-    var planOptions: PlanOptions { PlanOptions(threads: threads) }
+    /// Training plans live for one step (the weights change every step), so skip
+    /// Winograd, whose weight transform costs more than it saves in a single run.
+    var planOptions: PlanOptions { PlanOptions(threads: threads, allowWinograd: false) }
 
     func convPlan(_ i: Int, _ conv: Conv2D, _ desc: Conv2DDescriptor, weights: Parameter,
                   bias: Parameter?) throws -> Conv2DPlan {

@@ -114,16 +114,23 @@ public final class SGD: Optimizer {
         for p in parameters where p.isTrainable {
             guard let grad = p.gradient, grad.count == p.count else { continue }
             let key = ObjectIdentifier(p)
-            var v = velocity[key] ?? [Float](repeating: 0, count: p.count)
+            // Take the state out of the dictionary so the in-place updates do not copy it.
+            var v = velocity.removeValue(forKey: key) ?? [Float](repeating: 0, count: p.count)
             let lr = learningRate, mu = momentum, wd = weightDecay, nesterov = nesterov
-            p.withMutableValues { w in
-                for i in w.indices {
-                    let g = grad[i] + wd * w[i]
-                    if mu != 0 {
-                        v[i] = mu * v[i] + g
-                        w[i] -= lr * (nesterov ? g + mu * v[i] : v[i])
-                    } else {
-                        w[i] -= lr * g
+            p.withMutableValues { values in
+                values.withUnsafeMutableBufferPointer { w in
+                    v.withUnsafeMutableBufferPointer { v in
+                        grad.withUnsafeBufferPointer { grad in
+                            for i in 0..<w.count {
+                                let g = grad[i] + wd * w[i]
+                                if mu != 0 {
+                                    v[i] = mu * v[i] + g
+                                    w[i] -= lr * (nesterov ? g + mu * v[i] : v[i])
+                                } else {
+                                    w[i] -= lr * g
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -161,7 +168,8 @@ public final class Adam: Optimizer {
         for p in parameters where p.isTrainable {
             guard let grad = p.gradient, grad.count == p.count else { continue }
             let key = ObjectIdentifier(p)
-            var state = moments[key] ?? ([Float](repeating: 0, count: p.count), [Float](repeating: 0, count: p.count), 0)
+            var state = moments.removeValue(forKey: key)
+                ?? ([Float](repeating: 0, count: p.count), [Float](repeating: 0, count: p.count), 0)
             state.t += 1
             let b1 = beta1, b2 = beta2, eps = epsilon, wd = weightDecay
             let c1 = 1 - Float(pow(Double(b1), Double(state.t)))

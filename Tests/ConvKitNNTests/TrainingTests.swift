@@ -200,3 +200,15 @@ import Testing
         #expect((reports.last!.testAccuracy ?? 0) >= 0.8, "\(reports)")
     }
 }
+
+@Suite struct TrainingBenchmarkTests {
+    @Test func trainingStepsRunOnSequentialAndGraphNetworks() throws {
+        let lenet = try Zoo.lenet5(seed: 1)
+        #expect(try TrainingBenchmark.imagesPerSecond(network: lenet, batch: 4, steps: 1, warmup: 0, threads: 1) > 0)
+        let resnet = try Zoo.resnet18(classes: 10, inputSize: 32, seed: 1)
+        let before = try resnet.namedParameters().first { $0.name.hasSuffix("layer1.0.conv1.weight") }!.parameter.values
+        #expect(try TrainingBenchmark.imagesPerSecond(network: resnet, batch: 2, steps: 1, warmup: 0, threads: 1) > 0)
+        let after = try resnet.namedParameters().first { $0.name.hasSuffix("layer1.0.conv1.weight") }!.parameter.values
+        #expect(before != after)
+    }
+}

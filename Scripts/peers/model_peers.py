@@ -325,6 +325,7 @@ def main():
             for res in report["results"]:
                 samples.setdefault(("convkit", m, res["threads"]), []).append(res["median_ms"])
                 samples.setdefault(("convkit-layers", m, res["threads"]), []).append(res["layer_sum_ms"])
+                samples.setdefault(("convkit-inrun", m, res["threads"]), []).append(res["in_run_difference_percent"])
             print(f"round {r + 1}/{args.rounds} {m} done (load {os.getloadavg()[0]:.1f})", file=sys.stderr)
     load1 = os.getloadavg()[0]
 
@@ -333,7 +334,7 @@ def main():
     print(f"\nEnd-to-end batch-1 latency, {args.size}x{args.size}, median ms over {args.rounds} interleaved rounds "
           f"(load average {load0:.1f} -> {load1:.1f}, {os.cpu_count()} logical CPUs)\n")
     head = f"{'model':<12} {'thr':>3} {'ConvKit':>9} " + "".join(f"{e:>12} {'ratio':>6} " for e in engines) \
-        + f"{'CK layers':>10} {'diff %':>7}"
+        + f"{'CK layers':>10} {'diff %':>7} {'in-run %':>8}"
     print(head)
     print("-" * len(head))
     for m in models:
@@ -344,10 +345,11 @@ def main():
                 v = med[(e, m, t)]
                 row += f"{v:>12.2f} {v / ck:>6.2f} "
             lay = med[("convkit-layers", m, t)]
-            row += f"{lay:>10.2f} {100 * (ck - lay) / ck:>7.1f}"
+            row += f"{lay:>10.2f} {100 * (ck - lay) / ck:>7.1f} {med[('convkit-inrun', m, t)]:>8.1f}"
             print(row)
     print("\nratio = peer ms / ConvKit ms (> 1: ConvKit faster). CK layers = sum of ConvKit's per-layer medians; "
-          "diff % = (end-to-end - layers) / end-to-end.")
+          "diff % = (end-to-end - layers) / end-to-end; "
+          "in-run % = median over profiled runs of (run wall time - sum of its steps) / run wall time.")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({f"{e}/{m}/{t}": v for (e, m, t), v in samples.items()}, f, indent=1)

@@ -73,8 +73,15 @@ public struct ModelBenchResult: Sendable, Hashable, Codable {
     public var imagesPerSecond: Double
     /// The sum of the per-step medians, milliseconds.
     public var layerSumMs: Double
-    /// `(end-to-end − layer sum) / end-to-end`, in percent (the overhead between layers).
+    /// `(end-to-end − layer sum) / end-to-end`, in percent. On a loaded machine the
+    /// per-step medians leave out the preemptions an end-to-end run suffers, so
+    /// see also `inRunDifferencePercent`.
     public var differencePercent: Double
+    /// Median wall time of the profiled runs, milliseconds.
+    public var profiledRunMs: Double
+    /// Median over the profiled runs of `(run wall time − sum of its steps) / run wall time`,
+    /// in percent: the time spent between layers, measured within each run.
+    public var inRunDifferencePercent: Double
     /// Seconds spent compiling (planning and packing weights).
     public var compileSeconds: Double
     /// Bytes of the activation arena.
@@ -85,6 +92,7 @@ public struct ModelBenchResult: Sendable, Hashable, Codable {
     enum CodingKeys: String, CodingKey {
         case threads, medianMs = "median_ms", p10Ms = "p10_ms", p90Ms = "p90_ms", runs,
              imagesPerSecond = "images_per_s", layerSumMs = "layer_sum_ms", differencePercent = "difference_percent",
+             profiledRunMs = "profiled_run_ms", inRunDifferencePercent = "in_run_difference_percent",
              compileSeconds = "compile_s", peakActivationBytes = "peak_activation_bytes", layers
     }
 }
@@ -131,18 +139,21 @@ public struct ModelBenchReport: Sendable, Hashable, Codable {
             + (loadAverage.map { ", load average \(format($0, 2))" } ?? "")]
         lines.append("")
         lines.append(pad("threads", 7) + pad("median ms", 11) + pad("p10 ms", 9) + pad("p90 ms", 9) + pad("images/s", 10)
-            + pad("runs", 6) + pad("layers ms", 11) + pad("diff %", 8) + pad("arena MiB", 11) + pad("compile s", 10))
+            + pad("runs", 6) + pad("layers ms", 11) + pad("diff %", 8) + pad("in-run %", 10) + pad("arena MiB", 11)
+            + pad("compile s", 10))
         for r in results {
             lines.append(pad("\(r.threads)", 7) + pad(format(r.medianMs, 2), 11) + pad(format(r.p10Ms, 2), 9)
                 + pad(format(r.p90Ms, 2), 9) + pad(format(r.imagesPerSecond, 1), 10) + pad("\(r.runs)", 6)
                 + pad(format(r.layerSumMs, 2), 11) + pad(format(r.differencePercent, 1), 8)
+                + pad(format(r.inRunDifferencePercent, 1), 10)
                 + pad(format(Double(r.peakActivationBytes) / 1_048_576, 2), 11) + pad(format(r.compileSeconds, 2), 10))
         }
         for r in results {
             lines.append("")
             lines.append("Per-layer breakdown, \(r.threads) thread\(r.threads == 1 ? "" : "s") (medians; "
                 + "sum \(format(r.layerSumMs, 2)) ms vs end-to-end \(format(r.medianMs, 2)) ms, "
-                + "difference \(format(r.differencePercent, 1))%):")
+                + "difference \(format(r.differencePercent, 1))%; within each profiled run the time between "
+                + "steps is \(format(r.inRunDifferencePercent, 1))%):")
             let nameWidth = min(48, max(5, r.layers.map(\.name.count).max() ?? 5)) + 2
             let opWidth = max(9, r.layers.map(\.operation.count).max() ?? 9) + 2
             lines.append(pad("#", 5) + pad("layer", nameWidth) + pad("operation", opWidth) + pad("output", 16)
@@ -240,6 +251,7 @@ public enum ModelBench {
         let stepCount = compiled.layers.count
         var endToEnd: [Double] = []
         var perStep = [[Double]](repeating: [], count: stepCount)
+        var profiledWall: [Double] = [], inRun: [Double] = []
         do {
             for _ in 0..<configuration.warmupRuns { _ = try compiled(input) }
             let clock = ContinuousClock()
@@ -251,7 +263,11 @@ public enum ModelBench {
                 let seconds = (clock.now - start).seconds
                 endToEnd.append(seconds)
                 timed += seconds
+                let profileStart = clock.now
                 let profiled = try compiled.profile(input).seconds
+                let wall = (clock.now - profileStart).seconds
+                profiledWall.append(wall)
+                inRun.append(wall > 0 ? 100 * (wall - profiled.reduce(0, +)) / wall : 0)
                 for (i, s) in profiled.prefix(stepCount).enumerated() { perStep[i].append(s) }
                 let elapsed = (clock.now - begin).seconds
                 if endToEnd.count >= configuration.minRuns && timed >= configuration.minTime { break }
@@ -269,6 +285,8 @@ public enum ModelBench {
                                 runs: endToEnd.count,
                                 imagesPerSecond: median > 0 ? Double(compiled.inputShape.n) / median : 0,
                                 layerSumMs: sum, differencePercent: medianMs > 0 ? 100 * (medianMs - sum) / medianMs : 0,
+                                profiledRunMs: 1000 * Statistics.median(profiledWall),
+                                inRunDifferencePercent: Statistics.median(inRun),
                                 compileSeconds: compileSeconds, peakActivationBytes: compiled.peakActivationBytes,
                                 layers: layers)
     }

@@ -22,6 +22,7 @@ import Testing
             #expect(abs(sum - r.layerSumMs) < 1e-9)
             #expect(abs(r.differencePercent - 100 * (r.medianMs - r.layerSumMs) / r.medianMs) < 1e-9)
             #expect(r.peakActivationBytes > 0)
+            #expect(r.profiledRunMs > 0 && r.inRunDifferencePercent.isFinite && r.inRunDifferencePercent < 100)
         }
         let decoded = try JSONDecoder().decode(ModelBenchReport.self, from: try report.jsonData())
         #expect(decoded == report)

@@ -16,7 +16,9 @@
 # Environment: FUZZ_SECONDS (per harness, default 60), FUZZ_BUILD_DIR (default
 # .build-fuzz), CLANG (default: clang next to swift, else clang in PATH), JOBS,
 # FUZZ_RSS_MB (libFuzzer -rss_limit_mb, default 2048), FUZZ_TIMEOUT (seconds per
-# input before libFuzzer reports a hang, default 10).
+# input before libFuzzer reports a hang, default 10), FUZZ_SWIFT_SCRATCH (swift
+# --scratch-path for the Swift harnesses, default .build-fuzz/swift: reuse an
+# existing build directory to skip a full build).
 # Findings are written to $FUZZ_BUILD_DIR/findings/<harness>/ (crash-*, leak-*,
 # timeout-*, oom-*); reproduce with `$FUZZ_BUILD_DIR/fuzz_<harness> <file>`.
 set -uo pipefail

@@ -258,7 +258,7 @@ public struct BenchRunner: Sendable {
 
     /// Layouts an algorithm prefers, best first (its native layout, then NCHW).
     public static func nativeLayouts(_ algo: ck_algorithm) -> [ck_layout] {
-        algo == CK_ALGO_DIRECT ? [CK_LAYOUT_NCHW8C, CK_LAYOUT_NCHW] : [CK_LAYOUT_NCHW]
+        algo == CK_ALGO_DIRECT || algo == CK_ALGO_DEPTHWISE ? [CK_LAYOUT_NCHW8C, CK_LAYOUT_NCHW] : [CK_LAYOUT_NCHW]
     }
 
     /// Lower-case layout name.

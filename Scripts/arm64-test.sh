@@ -120,7 +120,7 @@ $TRIPLE-gcc -std=c11 -O2 -Wall -Wextra -Werror -ICSources/include "$BUILD/arm64-
     "$BUILD/libconvkit.a" "${blas_flags[@]}" -fopenmp -lm -lpthread -o "$BUILD/arm64-isa-probe"
 
 run() { # run ISA_CAP BINARY... ; output to stdout
-    local q=("$QEMU" -L "$SYSROOT" -E LD_LIBRARY_PATH="$SYSROOT/lib")
+    local q=("$QEMU" -L "$SYSROOT" -E LD_LIBRARY_PATH="$SYSROOT/lib" -E CONVKIT_TEST_EMULATED=1)
     if [ "$1" = default ]; then shift; timeout "$TEST_TIMEOUT" "${q[@]}" "$@"
     else local cap=$1; shift; CONVKIT_MAX_ISA=$cap timeout "$TEST_TIMEOUT" "${q[@]}" "$@"; fi
 }

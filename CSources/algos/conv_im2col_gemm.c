@@ -161,12 +161,18 @@ static ck_status im2col_create(ck_plan *p, const float *w, const float *b) {
  * OpenMP team costs more than it saves (~2^17 floats is ~50 us of copying), and
  * on a loaded machine a region waits for every member to be scheduled. */
 #define CK_IM2COL_PAR_MIN_FLOATS ((int64_t)1 << 17)
-/* ... and so do loops whose data feed many GEMM flops each (flops_per_float =
- * 2*Kg for a column-matrix element, 2*Cg*R*S for an output): there the loop
- * is a small share of the run, while an OpenMP team left spinning after the
- * loop (libomp's blocktime) would compete with OpenBLAS's threads during the
- * GEMM that follows. */
-#define CK_IM2COL_PAR_MAX_FLOPS_PER_FLOAT 128
+/* ... and so do loops whose data feed more than this many GEMM flops each
+ * (flops_per_float = 2*Kg for a column-matrix element, 2*Cg*R*S for an
+ * output).  Set to 0: every im2col/epilogue loop runs on the calling thread.
+ * An OpenMP team left spinning after such a loop (libomp's blocktime,
+ * libgomp's spin count) competes with OpenBLAS's threads during the GEMM that
+ * follows; with the GCC/libgomp (CMake) build a parallel epilogue made 1x1
+ * layers 3-10x slower at 2 threads than a plain im2col + sgemm loop
+ * (resnet50.1x1expand 25 vs 80 GFLOPS, mobilenetv2.pw112 3 vs 12), while the
+ * serial loops are >= 1.02x that baseline on every suite layer at 1 and 2
+ * threads.  The parallel paths stay in place for a future GEMM that runs on
+ * ConvKit's own threads. */
+#define CK_IM2COL_PAR_MAX_FLOPS_PER_FLOAT 0
 static inline int par_threads(int nt, int64_t floats, int64_t flops_per_float) {
     return floats >= CK_IM2COL_PAR_MIN_FLOATS && flops_per_float <= CK_IM2COL_PAR_MAX_FLOPS_PER_FLOAT ? nt : 1;
 }

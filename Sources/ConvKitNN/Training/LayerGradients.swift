@@ -1,4 +1,5 @@
 import ConvKit
+import Foundation
 
 // The forward (training/inference mode, recording what backward needs) and
 // backward pass of every primitive layer kind, dispatched on the layer's type.
@@ -166,7 +167,19 @@ extension TrainingGraph {
             _ = try concat.outputShape(for: inputs.map(\.shape))
             return (try Ops.concatChannels(inputs), .none)
 
-        case is ZeroPad2D, is Softmax:
+        case let convT as ConvTranspose2D:
+            let desc = try convT.descriptor(for: inputs[0].shape)
+            if differentiableFromOutput(desc.activation) { return (try convT.forward(inputs), .none) }
+            guard let weight = convT.weight else { throw ConvKitNN.wiring(convT, "is not built") }
+            let linear = try ConvTranspose2DDescriptor(
+                inputShape: desc.inputShape, outputChannels: desc.outputChannels, kernel: desc.kernel,
+                stride: desc.stride, padding: desc.padding, outputPadding: desc.outputPadding,
+                dilation: desc.dilation, groups: desc.groups, hasBias: desc.hasBias)
+            let plan = try ConvTranspose2DPlan(descriptor: linear, weights: weight.values, bias: convT.bias?.values,
+                                               options: planOptions)
+            return try activate(desc.activation, plan(inputs[0]))
+
+        case is ZeroPad2D, is Softmax, is LRN:
             return (try layer.forward(inputs), .none)
 
         default:
@@ -196,6 +209,32 @@ extension TrainingGraph {
                 if let b = conv.bias { accumulate(b, db) }
             }
             return [needInput[0] ? try plan.inputGradient(outputGradient: dz, weights: weight.values) : nil]
+
+        case let convT as ConvTranspose2D:
+            // The transposed convolution is the data gradient of the convolution `back` (input: the
+            // transposed conv's output, output: its input, same OIHW weights C x K/g x R x S), so
+            // dx = back(dz) and dw = back's weight gradient with x := dz and dy := the input.
+            guard let weight = convT.weight else { throw ConvKitNN.wiring(convT, "is not built") }
+            let x = inputs[0]
+            let desc = try convT.descriptor(for: x.shape)
+            let dz = try throughActivation(desc.activation, output: y, saved: saved, dy)
+            let back = try Conv2DDescriptor(inputShape: desc.outputShape, outputChannels: desc.inputShape.c,
+                                            kernel: desc.kernel, stride: desc.stride, padding: desc.padding,
+                                            dilation: desc.dilation, groups: desc.groups)
+            guard back.outputShape == x.shape else {
+                throw ConvKitError(code: .unsupported, message:
+                    "layer '\(node.path)' (ConvTranspose2D): no gradient for output padding >= stride")
+            }
+            if train {
+                let (dw, _) = try convBackwardPlan(i, back).weightGradients(input: dz, outputGradient: x, bias: false)
+                accumulate(weight, dw)
+                if let b = convT.bias { accumulate(b, channelSums(dz)) }
+            }
+            guard needInput[0] else { return [nil] }
+            return [try Conv2DPlan(descriptor: back, weights: weight.values, bias: nil, options: planOptions)(dz)]
+
+        case let lrn as LRN:
+            return [try lrnBackward(inputs[0], size: lrn.size, alpha: lrn.alpha, beta: lrn.beta, k: lrn.k, dy)]
 
         case let dense as Dense:
             guard let weight = dense.weight else { throw ConvKitNN.wiring(dense, "is not built") }
@@ -357,4 +396,58 @@ func softmaxBackward(output y: Tensor, _ dy: Tensor) throws -> Tensor {
         }
     }
     return dx
+}
+
+/// Per-channel sums of an NCHW tensor over N, H, W (a bias gradient).
+func channelSums(_ t: Tensor) -> [Float] {
+    let s = t.shape
+    let plane = s.h * s.w
+    var out = [Double](repeating: 0, count: s.c)
+    t.withUnsafeBufferPointer { v in
+        for n in 0..<s.n {
+            for c in 0..<s.c {
+                let base = (n * s.c + c) * plane
+                var sum = 0.0
+                for p in base..<(base + plane) { sum += Double(v[p]) }
+                out[c] += sum
+            }
+        }
+    }
+    return out.map { Float($0) }
+}
+
+/// Local response normalisation backward (NCHW, float64 accumulation). With the
+/// forward `y_i = x_i * D_i^-beta`, `D_j = k + alpha/size * sum_{c in window(j)} x_c^2`
+/// and `window(j) = [j - lo, j + hi]`, `lo = (size-1)/2`, `hi = size-1-lo`:
+/// `dx_i = dy_i * D_i^-beta - 2*alpha*beta/size * x_i * sum_{j: i in window(j)} dy_j * x_j * D_j^(-beta-1)`.
+func lrnBackward(_ x: Tensor, size: Int, alpha: Float, beta: Float, k: Float, _ dy: Tensor) throws -> Tensor {
+    let s = x.shape
+    let plane = s.h * s.w
+    let lo = (size - 1) / 2, hi = size - 1 - lo
+    let a = Double(alpha) / Double(size), b = Double(beta)
+    var dx = [Float](repeating: 0, count: s.elementCount)
+    var d = [Double](repeating: 0, count: s.c), t = d
+    x.withUnsafeBufferPointer { xs in
+        dy.withUnsafeBufferPointer { g in
+            for n in 0..<s.n {
+                for p in 0..<plane {
+                    @inline(__always) func at(_ c: Int) -> Int { (n * s.c + c) * plane + p }
+                    for c in 0..<s.c {
+                        var sq = 0.0
+                        for j in max(0, c - lo)...min(s.c - 1, c + hi) { let v = Double(xs[at(j)]); sq += v * v }
+                        d[c] = Double(k) + a * sq
+                        // dy_j * x_j * D_j^(-beta-1)
+                        t[c] = Double(g[at(c)]) * Double(xs[at(c)]) * pow(d[c], -b - 1)
+                    }
+                    for c in 0..<s.c {
+                        var sum = 0.0
+                        for j in max(0, c - hi)...min(s.c - 1, c + lo) { sum += t[j] }
+                        let o = at(c)
+                        dx[o] = Float(Double(g[o]) * pow(d[c], -b) - 2 * a * b * Double(xs[o]) * sum)
+                    }
+                }
+            }
+        }
+    }
+    return try Tensor(shape: s, values: dx)
 }

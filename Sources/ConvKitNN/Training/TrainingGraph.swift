@@ -21,7 +21,7 @@ public enum TrainingMode: Sendable, Hashable {
 /// depthwise and grouped; fused activation differentiated from its output),
 /// `Dense`, `Pool2D` (max/average), `GlobalPool`, `BatchNorm` (training and
 /// inference mode), `Dropout`, activations, `Softmax`, `Add`, `Concat`,
-/// `Flatten`, `ZeroPad2D`. `LRN` and `ConvTranspose2D` throw `.unsupported`.
+/// `Flatten`, `ZeroPad2D`, `ConvTranspose2D` (output padding < stride), `LRN`.
 ///
 /// Frozen layers (`isTrainable == false`) get no parameter gradients, and no
 /// input gradient is computed where nothing upstream needs it.

@@ -91,12 +91,20 @@ struct Bench: ParsableCommand {
                                                                 valueName: "n"))
     var inputSize: Int?
 
+    @Flag(help: "Time training steps instead (an alias of `convkit train --bench`; honours a single --threads value).")
+    var train = false
+
     func validate() throws {
         if let batch, batch < 1 { throw ValidationError("--batch must be >= 1") }
         if !(minTime >= 0 && minTime <= 3600) { throw ValidationError("--min-time must be between 0 and 3600 seconds") }
     }
 
     func run() throws {
+        if train {
+            let command = try TrainCommand.parse(["--bench"] + (threads.map { ["--threads", $0] } ?? []))
+            try command.validate()
+            return try command.run()
+        }
         do {
             try execute()
         } catch {

@@ -43,17 +43,6 @@ static int is_direct_1x1(const ck_conv2d_desc *d) {
 
 /* ---- plan ------------------------------------------------------------- */
 
-static ck_status bwd_options(const ck_plan_options *options, ck_plan_options *o) {
-    memset(o, 0, sizeof *o);
-    if (options) *o = *options;
-    if ((int)o->algorithm < 0 || (int)o->algorithm >= CK_ALGO_COUNT)
-        return ck_fail(CK_ERR_INVALID_ARGUMENT, "unknown algorithm value %d", (int)o->algorithm);
-    if (o->threads < 0) return ck_fail(CK_ERR_INVALID_ARGUMENT, "threads=%d must be >= 0 (0 = all cores)", o->threads);
-    if (o->flags & ~(uint32_t)(CK_PLAN_NO_WINOGRAD | CK_PLAN_FAST_MATH))
-        return ck_fail(CK_ERR_INVALID_ARGUMENT, "unknown plan flags 0x%x", o->flags);
-    return CK_OK;
-}
-
 /* Size the workspace of the fast path: column buffer blocked by output rows. */
 static ck_status bwd_size_fast(ck_plan *p) {
     ck_conv2d_bwd_state *st = &p->d.conv_bwd;
@@ -98,7 +87,7 @@ ck_status ck_conv2d_backward_plan_create(const ck_conv2d_desc *desc, const ck_pl
     CK_CHECK_PTR(out, "plan");
     *out = NULL;
     ck_plan_options o;
-    CK_CHECK(bwd_options(options, &o));
+    CK_CHECK(ck_plan_options_resolve(options, &o));
     int64_t P, Q;
     CK_CHECK(ck_conv2d_validate(desc, &P, &Q));
     ck_algorithm algo = o.algorithm;

@@ -16,14 +16,6 @@
 
 #define CK_OPSB_PAR_MIN ((int64_t)1 << 15)
 
-static ck_status shape4(const char *what, int64_t n, int64_t c, int64_t h, int64_t w) {
-    if (n < 1 || c < 1 || h < 1 || w < 1)
-        return ck_fail(CK_ERR_INVALID_SHAPE, "%s shape N=%lld C=%lld H=%lld W=%lld: every dimension must be >= 1", what,
-                       (long long)n, (long long)c, (long long)h, (long long)w);
-    int64_t t;
-    return ck_count4(n, c, h, w, &t, what);
-}
-
 static ck_status count_ok(int64_t count) {
     if (count < 0 || count > CK_MAX_ELEMENTS)
         return ck_fail(CK_ERR_INVALID_SHAPE, "count=%lld out of range [0, 2^40]", (long long)count);
@@ -106,7 +98,7 @@ ck_status ck_global_pool2d_backward(ck_pool_kind kind, ck_layout layout, int64_t
     if (kind != CK_POOL_MAX && kind != CK_POOL_AVG)
         return ck_fail(CK_ERR_INVALID_ARGUMENT, "unknown pooling kind %d", (int)kind);
     CK_CHECK(ck_check_layout(layout, true));
-    CK_CHECK(shape4("input", n, c, h, w));
+    CK_CHECK(ck_check_shape4("input", n, c, h, w));
     if (kind == CK_POOL_MAX) CK_CHECK_PTR(x, "x (global max pooling needs the forward input)");
     CK_CHECK_PTR(dy, "dy");
     CK_CHECK_PTR(dx, "dx");
@@ -302,7 +294,7 @@ static bn_view bn_make_view(ck_layout layout, int64_t n, int64_t c, int64_t h, i
 
 static ck_status bn_common(ck_layout layout, int64_t n, int64_t c, int64_t h, int64_t w) {
     CK_CHECK(ck_check_layout(layout, false));
-    CK_CHECK(shape4("input", n, c, h, w));
+    CK_CHECK(ck_check_shape4("input", n, c, h, w));
     return CK_OK;
 }
 

@@ -86,15 +86,6 @@ ck_status ck_conv2d_flops(const ck_conv2d_desc *d, double *flops) {
     return CK_OK;
 }
 
-static ck_status ck_check_options(const ck_plan_options *o) {
-    if ((int)o->algorithm < 0 || (int)o->algorithm >= CK_ALGO_COUNT)
-        return ck_fail(CK_ERR_INVALID_ARGUMENT, "unknown algorithm value %d", (int)o->algorithm);
-    if (o->threads < 0) return ck_fail(CK_ERR_INVALID_ARGUMENT, "threads=%d must be >= 0 (0 = all cores)", o->threads);
-    if (o->flags & ~(uint32_t)(CK_PLAN_NO_WINOGRAD | CK_PLAN_FAST_MATH))
-        return ck_fail(CK_ERR_INVALID_ARGUMENT, "unknown plan flags 0x%x", o->flags);
-    return CK_OK;
-}
-
 /* Order in which CK_ALGO_AUTO tries algorithms: the first applicable wins.
  * (The Swift planner refines this by measurement.) */
 static ck_algorithm ck_auto_choice(const ck_conv2d_desc *d, const ck_plan_options *o) {
@@ -115,7 +106,7 @@ ck_status ck_conv2d_algorithm_applicable(const ck_conv2d_desc *d, ck_algorithm a
     memset(&o, 0, sizeof o);
     if (options) o = *options;
     o.algorithm = algo;
-    CK_CHECK(ck_check_options(&o));
+    CK_CHECK(ck_plan_options_resolve(&o, &o));
     CK_CHECK(ck_conv2d_validate(d, NULL, NULL));
     if (algo == CK_ALGO_AUTO) return CK_OK;
     const ck_conv_algo *a = ck_conv_algo_get(algo);
@@ -142,9 +133,7 @@ ck_status ck_conv2d_plan_create(const ck_conv2d_desc *desc, const float *weights
     CK_CHECK_PTR(out, "plan");
     *out = NULL;
     ck_plan_options o;
-    memset(&o, 0, sizeof o);
-    if (options) o = *options;
-    CK_CHECK(ck_check_options(&o));
+    CK_CHECK(ck_plan_options_resolve(options, &o));
     int64_t P, Q;
     CK_CHECK(ck_conv2d_validate(desc, &P, &Q));
     CK_CHECK_PTR(weights, "weights");

@@ -51,6 +51,11 @@ static inline int64_t ck_offset(ck_layout layout, int64_t C, int64_t H, int64_t 
     }
 }
 ck_status ck_check_layout(ck_layout layout, bool allow_blocked);
+/** Every dimension >= 1 and the element count within CK_MAX_ELEMENTS; `what` names the tensor. */
+ck_status ck_check_shape4(const char *what, int64_t n, int64_t c, int64_t h, int64_t w);
+/** Copy `in` (NULL = defaults) to `out` and validate it: algorithm, threads >= 0, known flags.
+ *  `in` and `out` may alias. Shared by every plan kind. */
+ck_status ck_plan_options_resolve(const ck_plan_options *in, ck_plan_options *out);
 ck_status ck_check_activation(ck_activation act);
 
 /** Scalar activation (the definition every fast path must match). */

@@ -10,28 +10,11 @@
 #include <cblas.h>
 #endif
 
-static ck_status ck_opts(const ck_plan_options *options, ck_plan_options *o) {
-    memset(o, 0, sizeof *o);
-    if (options) *o = *options;
-    if (o->threads < 0) return ck_fail(CK_ERR_INVALID_ARGUMENT, "threads=%d must be >= 0 (0 = all cores)", o->threads);
-    if ((int)o->algorithm < 0 || (int)o->algorithm >= CK_ALGO_COUNT)
-        return ck_fail(CK_ERR_INVALID_ARGUMENT, "unknown algorithm value %d", (int)o->algorithm);
-    return CK_OK;
-}
-
-static ck_status ck_check_nchw(const char *what, int64_t n, int64_t c, int64_t h, int64_t w) {
-    if (n < 1 || c < 1 || h < 1 || w < 1)
-        return ck_fail(CK_ERR_INVALID_SHAPE, "%s shape N=%lld C=%lld H=%lld W=%lld: every dimension must be >= 1", what,
-                       (long long)n, (long long)c, (long long)h, (long long)w);
-    int64_t t;
-    return ck_count4(n, c, h, w, &t, what);
-}
-
 /* ---- transposed convolution ------------------------------------------ */
 
 static ck_status ck_deconv_validate(const ck_conv_transpose2d_desc *d, int64_t *P, int64_t *Q) {
     CK_CHECK_PTR(d, "desc");
-    CK_CHECK(ck_check_nchw("input", d->n, d->c, d->h, d->w));
+    CK_CHECK(ck_check_shape4("input", d->n, d->c, d->h, d->w));
     if (d->k < 1) return ck_fail(CK_ERR_INVALID_SHAPE, "output channels K=%lld must be >= 1", (long long)d->k);
     if (d->r < 1 || d->s < 1)
         return ck_fail(CK_ERR_INVALID_SHAPE, "kernel size %lldx%lld: both must be >= 1", (long long)d->r, (long long)d->s);
@@ -87,7 +70,7 @@ ck_status ck_conv_transpose2d_plan_create(const ck_conv_transpose2d_desc *d, con
     CK_CHECK_PTR(out, "plan");
     *out = NULL;
     ck_plan_options o;
-    CK_CHECK(ck_opts(options, &o));
+    CK_CHECK(ck_plan_options_resolve(options, &o));
     int64_t P, Q;
     CK_CHECK(ck_deconv_validate(d, &P, &Q));
     CK_CHECK_PTR(w, "weights");
@@ -125,7 +108,7 @@ static ck_status ck_pool_validate(const ck_pool2d_desc *d, int64_t *P, int64_t *
     CK_CHECK_PTR(d, "desc");
     if (d->kind != CK_POOL_MAX && d->kind != CK_POOL_AVG)
         return ck_fail(CK_ERR_INVALID_ARGUMENT, "unknown pooling kind %d", (int)d->kind);
-    CK_CHECK(ck_check_nchw("input", d->n, d->c, d->h, d->w));
+    CK_CHECK(ck_check_shape4("input", d->n, d->c, d->h, d->w));
     if (d->r < 1 || d->s < 1)
         return ck_fail(CK_ERR_INVALID_SHAPE, "pooling window %lldx%lld: both must be >= 1", (long long)d->r, (long long)d->s);
     if (d->stride_h < 1 || d->stride_w < 1) return ck_fail(CK_ERR_INVALID_STRIDE, "stride must be >= 1");
@@ -177,7 +160,7 @@ ck_status ck_pool2d_plan_create(const ck_pool2d_desc *d, const ck_plan_options *
     CK_CHECK_PTR(out, "plan");
     *out = NULL;
     ck_plan_options o;
-    CK_CHECK(ck_opts(options, &o));
+    CK_CHECK(ck_plan_options_resolve(options, &o));
     int64_t P, Q;
     CK_CHECK(ck_pool_validate(d, &P, &Q));
     if (o.algorithm != CK_ALGO_AUTO && o.algorithm != CK_ALGO_REFERENCE)
@@ -276,7 +259,7 @@ ck_status ck_global_pool2d(ck_pool_kind kind, ck_layout layout, int64_t n, int64
     ck_clear_error();
     if (kind != CK_POOL_MAX && kind != CK_POOL_AVG) return ck_fail(CK_ERR_INVALID_ARGUMENT, "unknown pooling kind %d", (int)kind);
     CK_CHECK(ck_check_layout(layout, true));
-    CK_CHECK(ck_check_nchw("input", n, c, h, w));
+    CK_CHECK(ck_check_shape4("input", n, c, h, w));
     CK_CHECK_PTR(x, "x");
     CK_CHECK_PTR(y, "y");
     for (int64_t in = 0; in < n; in++)
@@ -298,7 +281,7 @@ ck_status ck_maxout(ck_layout layout, int64_t n, int64_t c, int64_t h, int64_t w
                     float *y) {
     ck_clear_error();
     CK_CHECK(ck_check_layout(layout, false));
-    CK_CHECK(ck_check_nchw("input", n, c, h, w));
+    CK_CHECK(ck_check_shape4("input", n, c, h, w));
     if (gs < 1 || c % gs)
         return ck_fail(CK_ERR_INVALID_GROUPS, "channels C=%lld are not divisible by the maxout group size %lld",
                        (long long)c, (long long)gs);
@@ -328,7 +311,7 @@ ck_status ck_dense_plan_create(const ck_dense_desc *d, const float *w, const flo
     *out = NULL;
     CK_CHECK_PTR(d, "desc");
     ck_plan_options o;
-    CK_CHECK(ck_opts(options, &o));
+    CK_CHECK(ck_plan_options_resolve(options, &o));
     if (d->n < 1 || d->in_features < 1 || d->out_features < 1)
         return ck_fail(CK_ERR_INVALID_SHAPE, "dense shape n=%lld in=%lld out=%lld: all must be >= 1", (long long)d->n,
                        (long long)d->in_features, (long long)d->out_features);
@@ -403,7 +386,7 @@ ck_status ck_softmax(int32_t log_softmax, ck_layout layout, int64_t n, int64_t c
                      const float *x, float *y) {
     ck_clear_error();
     CK_CHECK(ck_check_layout(layout, false));
-    CK_CHECK(ck_check_nchw("input", n, c, h, w));
+    CK_CHECK(ck_check_shape4("input", n, c, h, w));
     CK_CHECK_PTR(x, "x");
     CK_CHECK_PTR(y, "y");
     for (int64_t in = 0; in < n; in++)
@@ -431,7 +414,7 @@ ck_status ck_batch_norm_inference(ck_layout layout, int64_t n, int64_t c, int64_
                                   ck_activation act, float *y) {
     ck_clear_error();
     CK_CHECK(ck_check_layout(layout, true));
-    CK_CHECK(ck_check_nchw("input", n, c, h, w));
+    CK_CHECK(ck_check_shape4("input", n, c, h, w));
     CK_CHECK(ck_check_activation(act));
     if (!(eps > 0.f) || !isfinite(eps)) return ck_fail(CK_ERR_INVALID_ARGUMENT, "epsilon=%g must be > 0 and finite", (double)eps);
     CK_CHECK_PTR(x, "x");
@@ -460,7 +443,7 @@ ck_status ck_lrn(ck_layout layout, int64_t n, int64_t c, int64_t h, int64_t w, i
                  float k, const float *x, float *y) {
     ck_clear_error();
     CK_CHECK(ck_check_layout(layout, false));
-    CK_CHECK(ck_check_nchw("input", n, c, h, w));
+    CK_CHECK(ck_check_shape4("input", n, c, h, w));
     if (size < 1) return ck_fail(CK_ERR_INVALID_ARGUMENT, "LRN size=%lld must be >= 1", (long long)size);
     if (!isfinite(alpha) || !isfinite(beta) || !isfinite(k))
         return ck_fail(CK_ERR_INVALID_ARGUMENT, "LRN alpha, beta and k must be finite");
@@ -510,7 +493,7 @@ ck_status ck_concat_channels(ck_layout layout, int64_t n, int64_t h, int64_t w, 
             return ck_fail(CK_ERR_INVALID_SHAPE, "channels[%lld]=%lld must be >= 1", (long long)i, (long long)channels[i]);
         total += channels[i];
     }
-    CK_CHECK(ck_check_nchw("output", n, total, h, w));
+    CK_CHECK(ck_check_shape4("output", n, total, h, w));
     int64_t base = 0;
     for (int64_t i = 0; i < count; i++) {
         const int64_t ci = channels[i];

@@ -42,6 +42,27 @@ ck_status ck_check_layout(ck_layout layout, bool allow_blocked) {
     return ck_fail(CK_ERR_INVALID_LAYOUT, "unknown layout value %d", (int)layout);
 }
 
+ck_status ck_check_shape4(const char *what, int64_t n, int64_t c, int64_t h, int64_t w) {
+    if (n < 1 || c < 1 || h < 1 || w < 1)
+        return ck_fail(CK_ERR_INVALID_SHAPE, "%s shape N=%lld C=%lld H=%lld W=%lld: every dimension must be >= 1", what,
+                       (long long)n, (long long)c, (long long)h, (long long)w);
+    int64_t t;
+    return ck_count4(n, c, h, w, &t, what);
+}
+
+ck_status ck_plan_options_resolve(const ck_plan_options *in, ck_plan_options *out) {
+    ck_plan_options o;
+    memset(&o, 0, sizeof o);
+    if (in) o = *in;
+    if ((int)o.algorithm < 0 || (int)o.algorithm >= CK_ALGO_COUNT)
+        return ck_fail(CK_ERR_INVALID_ARGUMENT, "unknown algorithm value %d", (int)o.algorithm);
+    if (o.threads < 0) return ck_fail(CK_ERR_INVALID_ARGUMENT, "threads=%d must be >= 0 (0 = all cores)", o.threads);
+    if (o.flags & ~(uint32_t)(CK_PLAN_NO_WINOGRAD | CK_PLAN_FAST_MATH))
+        return ck_fail(CK_ERR_INVALID_ARGUMENT, "unknown plan flags 0x%x", o.flags);
+    *out = o;
+    return CK_OK;
+}
+
 ck_status ck_check_activation(ck_activation act) {
     if ((int)act.kind < CK_ACT_NONE || (int)act.kind > CK_ACT_TANH)
         return ck_fail(CK_ERR_INVALID_ARGUMENT, "unknown activation kind %d", (int)act.kind);

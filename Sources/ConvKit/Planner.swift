@@ -186,26 +186,14 @@ public struct ConvolutionTimer: PlannerTimer {
     /// Times `descriptor` under `options` (see `PlannerTimer`).
     public func time(descriptor: Conv2DDescriptor, options: PlanOptions,
                      settings: PlannerTimingSettings) throws -> [Double] {
-        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
-        func random(_ count: Int) -> [Float] {
-            (0..<count).map { _ in
-                seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-                return Float(Int32(truncatingIfNeeded: seed >> 40) - (1 << 23)) / Float(1 << 23)
-            }
-        }
-        let plan = try Conv2DPlan(descriptor: descriptor, weights: random(descriptor.weightCount),
-                                  bias: descriptor.hasBias ? random(descriptor.outputChannels) : nil, options: options)
-        let layout = descriptor.layout
-        let x = try Tensor(shape: descriptor.inputShape, layout: layout,
-                           values: random(layout.storageCount(for: descriptor.inputShape)))
-        var y = try Tensor(shape: descriptor.outputShape, layout: layout)
-        for _ in 0..<max(0, settings.warmupRuns) { try plan.execute(x, into: &y) }
+        let fixture = try TimingFixture(descriptor: descriptor, options: options)
+        for _ in 0..<max(0, settings.warmupRuns) { try fixture.run() }
         let clock = ContinuousClock()
         let start = clock.now
         var times: [Double] = []
         while true {
             let t0 = clock.now
-            try plan.execute(x, into: &y)
+            try fixture.run()
             times.append((clock.now - t0).plannerSeconds)
             let elapsed = (clock.now - start).plannerSeconds
             if times.count >= settings.minRuns && elapsed >= settings.minSeconds { break }
@@ -214,6 +202,34 @@ public struct ConvolutionTimer: PlannerTimer {
         }
         return times
     }
+}
+
+/// What the planner's timers run: a plan for a descriptor with deterministic
+/// pseudo-random weights, bias and input, and an output buffer reused by every
+/// run.  Shared by `ConvolutionTimer` and `PlanSampler`.
+final class TimingFixture {
+    let plan: Conv2DPlan
+    let input: Tensor
+    var output: Tensor
+
+    init(descriptor: Conv2DDescriptor, options: PlanOptions) throws {
+        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func random(_ count: Int) -> [Float] {
+            (0..<count).map { _ in
+                seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return Float(Int32(truncatingIfNeeded: seed >> 40) - (1 << 23)) / Float(1 << 23)
+            }
+        }
+        plan = try Conv2DPlan(descriptor: descriptor, weights: random(descriptor.weightCount),
+                              bias: descriptor.hasBias ? random(descriptor.outputChannels) : nil, options: options)
+        let layout = descriptor.layout
+        input = try Tensor(shape: descriptor.inputShape, layout: layout,
+                           values: random(layout.storageCount(for: descriptor.inputShape)))
+        output = try Tensor(shape: descriptor.outputShape, layout: layout)
+    }
+
+    /// One execution of the plan.
+    func run() throws { try plan.execute(input, into: &output) }
 }
 
 extension Duration {

@@ -16,24 +16,12 @@ public struct PlanSampler: PlannerSampler {
 
     /// Prepares `descriptor` under `options` (see `PlannerSampler`).
     public func prepare(descriptor: Conv2DDescriptor, options: PlanOptions) throws -> () throws -> Double {
-        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
-        func random(_ count: Int) -> [Float] {
-            (0..<count).map { _ in
-                seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-                return Float(Int32(truncatingIfNeeded: seed >> 40) - (1 << 23)) / Float(1 << 23)
-            }
-        }
-        let plan = try Conv2DPlan(descriptor: descriptor, weights: random(descriptor.weightCount),
-                                  bias: descriptor.hasBias ? random(descriptor.outputChannels) : nil, options: options)
-        let layout = descriptor.layout
-        let x = try Tensor(shape: descriptor.inputShape, layout: layout,
-                           values: random(layout.storageCount(for: descriptor.inputShape)))
-        var y = try Tensor(shape: descriptor.outputShape, layout: layout)
-        try plan.execute(x, into: &y)
+        let fixture = try TimingFixture(descriptor: descriptor, options: options)
+        try fixture.run()
         let clock = ContinuousClock()
         return {
             let t0 = clock.now
-            try plan.execute(x, into: &y)
+            try fixture.run()
             return (clock.now - t0).plannerSeconds
         }
     }

@@ -4,7 +4,7 @@
  * plan-creation time (best_GF: from the fastest run, a guide when the machine is
  * busy).
  *
- *   winograd_dev [--nhwc] [--reps N] [--threads T] [--algo f2|f4|f6] [--shape N,C,H,W,K] [layer-substring]
+ *   winograd_dev [--nhwc | --nchw8c] [--reps N] [--threads T] [--algo f2|f4|f6] [--shape N,C,H,W,K] [layer-substring]
  *
  * Set CONVKIT_WINOGRAD_GEMM=blas to time the OpenBLAS product path instead
  * of the own micro-kernel. */
@@ -35,10 +35,11 @@ static int cmpd(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-    int nhwc = 0, reps = 10, only_threads = 0;
+    int nhwc = 0, blk = 0, reps = 10, only_threads = 0;
     const char *filter = NULL, *only_algo = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--nhwc")) nhwc = 1;
+        else if (!strcmp(argv[i], "--nchw8c")) blk = 1;
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) only_threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--algo") && i + 1 < argc) only_algo = argv[++i];
@@ -62,13 +63,15 @@ int main(int argc, char **argv) {
         d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
         d.has_bias = 1;
         d.activation.kind = CK_ACT_RELU;
-        d.layout = nhwc ? CK_LAYOUT_NHWC : CK_LAYOUT_NCHW;
+        d.layout = blk ? CK_LAYOUT_NCHW8C : nhwc ? CK_LAYOUT_NHWC : CK_LAYOUT_NCHW;
         int64_t P, Q;
         ck_conv2d_output_shape(&d, &P, &Q);
         double flops;
         ck_conv2d_flops(&d, &flops);
-        const size_t xn = (size_t)L->n * L->c * L->h * L->w, yn = (size_t)L->n * L->k * P * Q,
-                     wn = (size_t)L->k * L->c * 9;
+        int64_t xc = 0, yc = 0;
+        ck_tensor_size(d.layout, L->n, L->c, L->h, L->w, &xc);
+        ck_tensor_size(d.layout, L->n, L->k, P, Q, &yc);
+        const size_t xn = (size_t)xc, yn = (size_t)yc, wn = (size_t)L->k * L->c * 9;
         float *x = malloc(xn * 4), *y = malloc(yn * 4), *w = malloc(wn * 4), *b = malloc((size_t)L->k * 4);
         for (size_t i = 0; i < xn; i++) x[i] = (float)((i * 7919) % 1000) / 1000.f - 0.5f;
         for (size_t i = 0; i < wn; i++) w[i] = (float)((i * 104729) % 1000) / 1000.f - 0.5f;

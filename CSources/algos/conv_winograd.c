@@ -1,7 +1,9 @@
 /* Winograd convolution F(m x m, 3 x 3) for m = 2, 4, 6.
  *
- * Applicability: 3x3, stride 1, dilation 1, groups 1, any padding, NCHW or
- * NHWC.  F(6x6) only with CK_PLAN_FAST_MATH.
+ * Applicability: 3x3, stride 1, dilation 1, groups 1, any padding, NCHW,
+ * NHWC or the blocked NCHW8c (input transform reads 8-channel vectors, output
+ * transform writes them, the output channel tail as zeros).  F(6x6) only with
+ * CK_PLAN_FAST_MATH.
  *
  * Transforms: modified Cook-Toom with interpolation points
  *   F(2x2): 0, 1, -1, inf      F(4x4): 0, +-1, +-2, inf
@@ -73,9 +75,9 @@ static ck_status check(ck_algorithm id, const ck_conv2d_desc *d, const ck_plan_o
     if (d->groups != 1)
         return ck_fail(CK_ERR_UNSUPPORTED_ALGORITHM, "%s: only groups = 1 is supported (got %lld)", name,
                        (long long)d->groups);
-    if (d->layout != CK_LAYOUT_NCHW && d->layout != CK_LAYOUT_NHWC)
-        return ck_fail(CK_ERR_UNSUPPORTED_ALGORITHM, "%s: only the NCHW and NHWC layouts are supported (got %d)", name,
-                       (int)d->layout);
+    if (d->layout != CK_LAYOUT_NCHW && d->layout != CK_LAYOUT_NHWC && d->layout != CK_LAYOUT_NCHW8C)
+        return ck_fail(CK_ERR_UNSUPPORTED_ALGORITHM, "%s: only the NCHW, NHWC and NCHW8c layouts are supported (got %d)",
+                       name, (int)d->layout);
     if (id == CK_ALGO_WINOGRAD_F6 && !(o->flags & CK_PLAN_FAST_MATH))
         return ck_fail(CK_ERR_UNSUPPORTED_ALGORITHM,
                        "%s: F(6x6,3x3) is less accurate than direct convolution and needs the CK_PLAN_FAST_MATH flag",

@@ -18,8 +18,8 @@ TGT void ck_wino_input__avx2_fma(const ck_wino_geom *g, const float *x, int64_t 
     ck_wino_tile_pos(g, t, &n, &th, &tw);
     const int64_t ih0 = th * g->m - g->pad_top, iw0 = tw * g->m - g->pad_left;
     const int64_t C = g->C, H = g->H, W = g->W, HW = H * W;
-    const int nhwc = g->layout == CK_LAYOUT_NHWC;
-    const int use_gather = !nhwc && HW * 8 < ((int64_t)1 << 31);
+    const int nhwc = g->layout == CK_LAYOUT_NHWC, blk = g->layout == CK_LAYOUT_NCHW8C;
+    const int use_gather = !nhwc && !blk && HW * 8 < ((int64_t)1 << 31);
     const __m256i gidx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)(use_gather ? HW : 0)));
     int rv[CK_WINO_MAX_ALPHA], cv[CK_WINO_MAX_ALPHA];
     for (int i = 0; i < a; i++) {
@@ -35,7 +35,10 @@ TGT void ck_wino_input__avx2_fma(const ck_wino_geom *g, const float *x, int64_t 
                 __m256 v = _mm256_setzero_ps();
                 if (rv[i] && cv[j]) {
                     const int64_t ih = ih0 + i, iw = iw0 + j;
-                    if (nhwc) {
+                    if (blk) {
+                        /* [N][C/8][H][W][8]: one vector, channel tail already zero */
+                        v = _mm256_loadu_ps(x + (((n * ((C + 7) / 8) + c0 / 8) * H + ih) * W + iw) * 8);
+                    } else if (nhwc) {
                         const float *p = x + ((n * H + ih) * W + iw) * C + c0;
                         v = cl == 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mk);
                     } else {
@@ -100,7 +103,8 @@ TGT void ck_wino_output__avx2_fma(const ck_wino_geom *g, const float *M, int64_t
     const int64_t p0 = th * m, q0 = tw * m;
     const int64_t K = g->K, P = g->P, Q = g->Q, PQ = P * Q;
     const int mi = (int)(P - p0 < m ? P - p0 : m), mj = (int)(Q - q0 < m ? Q - q0 : m);
-    const int nhwc = g->layout == CK_LAYOUT_NHWC;
+    const int nhwc = g->layout == CK_LAYOUT_NHWC, blk = g->layout == CK_LAYOUT_NCHW8C;
+    const int64_t KB = (K + 7) / 8;
     __m256 tmp[CK_WINO_MAX_ALPHA * CK_WINO_MAX_ALPHA];
     for (int64_t k0 = 0; k0 < K; k0 += 8) {
         const int kl = (int)(K - k0 < 8 ? K - k0 : 8);
@@ -124,7 +128,14 @@ TGT void ck_wino_output__avx2_fma(const ck_wino_geom *g, const float *M, int64_t
                 __m256 acc = bias;
                 for (int e = 0; e < g->at.n[j]; e++)
                     acc = _mm256_fmadd_ps(_mm256_set1_ps(g->at.c[j][e]), tmp[i * a + g->at.idx[j][e]], acc);
-                if (nhwc) {
+                if (blk) {
+                    /* [N][K/8][P][Q][8]: the channel tail is written as zeros */
+                    const int64_t o = (((n * KB + k0 / 8) * P + p) * Q + q) * 8;
+                    if (residual) acc = _mm256_add_ps(acc, _mm256_loadu_ps(residual + o));
+                    acc = activate8(g->act, acc);
+                    if (kl < 8) acc = _mm256_and_ps(acc, _mm256_castsi256_ps(mk));
+                    _mm256_storeu_ps(y + o, acc);
+                } else if (nhwc) {
                     const int64_t o = ((n * P + p) * Q + q) * K + k0;
                     if (kl == 8) {
                         if (residual) acc = _mm256_add_ps(acc, _mm256_loadu_ps(residual + o));

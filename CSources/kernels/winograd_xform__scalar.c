@@ -23,7 +23,10 @@ void ck_wino_input__scalar(const ck_wino_geom *g, const float *x, int64_t t, flo
                     for (int l = 0; l < L; l++) dv[l] = 0.f;
                     continue;
                 }
-                if (g->layout == CK_LAYOUT_NHWC) {
+                if (g->layout == CK_LAYOUT_NCHW8C) {
+                    const float *p = x + (((n * ((C + 7) / 8) + c0 / L) * H + ih) * W + iw) * L;
+                    for (int l = 0; l < cl; l++) dv[l] = p[l];
+                } else if (g->layout == CK_LAYOUT_NHWC) {
                     const float *p = x + ((n * H + ih) * W + iw) * C + c0;
                     for (int l = 0; l < cl; l++) dv[l] = p[l];
                 } else {
@@ -92,7 +95,15 @@ void ck_wino_output__scalar(const ck_wino_geom *g, const float *M, int64_t ms, i
                     const float *src = tmp[i * a + g->at.idx[j][e]];
                     for (int l = 0; l < L; l++) acc[l] += cf * src[l];
                 }
-                if (g->layout == CK_LAYOUT_NHWC) {
+                if (g->layout == CK_LAYOUT_NCHW8C) {
+                    /* [N][K/8][P][Q][8]: the channel tail is written as zeros */
+                    const int64_t o = (((n * ((K + 7) / 8) + k0 / L) * P + p) * Q + q) * L;
+                    for (int l = 0; l < L; l++) {
+                        float v = acc[l];
+                        if (residual) v += residual[o + l];
+                        y[o + l] = l < kl ? ck_activate(g->act, v) : 0.f;
+                    }
+                } else if (g->layout == CK_LAYOUT_NHWC) {
                     const int64_t o = ((n * P + p) * Q + q) * K + k0;
                     for (int l = 0; l < kl; l++) {
                         float v = acc[l];

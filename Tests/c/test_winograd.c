@@ -3,7 +3,8 @@
  *   |y - y_ref| <= tol * (sum |w*x| + |b| + |res|)
  * (F2: 4*sqrt(9C)*2^-24, F4: 2e-5, F6: 5e-5), on zero-mean, post-ReLU and
  * all-positive data, large C, generated edge shapes, both layouts, fused
- * epilogues, 1 and 2 threads, blocked workspaces; and the declines.
+ * epilogues, 1 and 2 threads, blocked workspaces, the NCHW8c layout (odd
+ * channel counts, output channel tail must be zero); and the declines.
  * Prints the worst observed error ratio err / (sum|w*x| + |b| + |res|) per
  * tile size. */
 #include "testutil.h"
@@ -28,7 +29,33 @@ static double act_d(ck_activation a, double v) {
 }
 
 static int64_t off(ck_layout l, int64_t C, int64_t H, int64_t W, int64_t n, int64_t c, int64_t h, int64_t w) {
+    if (l == CK_LAYOUT_NCHW8C) return (((n * ((C + 7) / 8) + c / 8) * H + h) * W + w) * 8 + c % 8;
     return l == CK_LAYOUT_NHWC ? ((n * H + h) * W + w) * C + c : ((n * C + c) * H + h) * W + w;
+}
+
+/* Element count of the buffer (NCHW8c pads C to a multiple of 8). */
+static int64_t buf_count(ck_layout l, int64_t N, int64_t C, int64_t H, int64_t W) {
+    return N * (l == CK_LAYOUT_NCHW8C ? (C + 7) / 8 * 8 : C) * H * W;
+}
+
+/* Set the NCHW8c channel tail (lanes c >= C of the last block) to v. */
+static void set_tail(float *buf, ck_layout l, int64_t N, int64_t C, int64_t H, int64_t W, float v) {
+    if (l != CK_LAYOUT_NCHW8C || C % 8 == 0) return;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t w = 0; w < W; w++)
+                for (int64_t c = C; c < (C + 7) / 8 * 8; c++) buf[off(l, C, H, W, n, c, h, w)] = v;
+}
+
+/* Count NCHW8c tail entries that are not exactly zero. */
+static int64_t bad_tail(const float *buf, ck_layout l, int64_t N, int64_t C, int64_t H, int64_t W) {
+    int64_t bad = 0;
+    if (l != CK_LAYOUT_NCHW8C || C % 8 == 0) return 0;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t w = 0; w < W; w++)
+                for (int64_t c = C; c < (C + 7) / 8 * 8; c++) bad += buf[off(l, C, H, W, n, c, h, w)] != 0.f;
+    return bad;
 }
 
 /* Run one case; returns 0 on success.  limit: workspace limit (0 = default). */
@@ -36,7 +63,8 @@ static int run_case(const ck_conv2d_desc *d, ck_algorithm algo, int data, int th
                     int pass_ws) {
     int64_t P, Q;
     if (ck_conv2d_output_shape(d, &P, &Q) != CK_OK) { CHECK(0, "bad test shape %s", ck_conv_desc_str(d)); return 1; }
-    const int64_t xn = d->n * d->c * d->h * d->w, wn = d->k * d->c * 9, yn = d->n * d->k * P * Q;
+    const int64_t xn = buf_count(d->layout, d->n, d->c, d->h, d->w), wn = d->k * d->c * 9,
+                  yn = buf_count(d->layout, d->n, d->k, P, Q);
     float *x = ck_test_alloc(xn), *w = ck_test_alloc(wn), *b = ck_test_alloc(d->k), *y = ck_test_alloc(yn);
     float *res = use_res ? ck_test_alloc(yn) : NULL;
     switch (data) {
@@ -50,6 +78,8 @@ static int run_case(const ck_conv2d_desc *d, ck_algorithm algo, int data, int th
     }
     ck_fill_uniform(b, d->k, -1.f, 1.f);
     if (res) ck_fill_uniform(res, yn, -1.f, 1.f);
+    set_tail(x, d->layout, d->n, d->c, d->h, d->w, 0.f); /* a valid NCHW8c tensor */
+    if (res) set_tail(res, d->layout, d->n, d->k, P, Q, 0.f);
     for (int64_t i = 0; i < yn; i++) y[i] = NAN;
 
     ck_plan_options o;
@@ -73,6 +103,10 @@ static int run_case(const ck_conv2d_desc *d, ck_algorithm algo, int data, int th
         const double tols[3] = {4.0 * sqrt(9.0 * (double)d->c) * ldexp(1.0, -24), 2e-5, 5e-5};
         const int ai = algo_index(algo);
         const double tol = tols[ai];
+        const int64_t tail = bad_tail(y, d->layout, d->n, d->k, P, Q);
+        CHECK(tail == 0, "%s: %lld NCHW8c output channel-tail entries are not zero; %s", ck_algorithm_name(algo),
+              (long long)tail, ck_conv_desc_str(d));
+        bad |= tail != 0;
         const int smooth = d->activation.kind == CK_ACT_SIGMOID || d->activation.kind == CK_ACT_TANH;
         /* Winograd's rounding error at an output comes from every input of its
          * (m+2)x(m+2) tile, not only from its 3x3 window: where the window is
@@ -82,9 +116,9 @@ static int run_case(const ck_conv2d_desc *d, ck_algorithm algo, int data, int th
          * sum_{c,r,s}|w[k]| * mean|x| / 8.  It only matters for sparse windows. */
         double mean_abs_x = 0;
         {
-            int64_t xn = d->n * d->c * d->h * d->w;
-            for (int64_t i = 0; i < xn; i++) mean_abs_x += fabs((double)x[off(d->layout, d->c, d->h, d->w, i / (d->c * d->h * d->w), (i / (d->h * d->w)) % d->c, (i / d->w) % d->h, i % d->w)]);
-            mean_abs_x /= (double)xn;
+            const int64_t xl = d->n * d->c * d->h * d->w; /* logical elements */
+            for (int64_t i = 0; i < xl; i++) mean_abs_x += fabs((double)x[off(d->layout, d->c, d->h, d->w, i / (d->c * d->h * d->w), (i / (d->h * d->w)) % d->c, (i / d->w) % d->h, i % d->w)]);
+            mean_abs_x /= (double)xl;
         }
         for (int64_t n = 0; n < d->n && !bad; n++)
             for (int64_t k = 0; k < d->k && !bad; k++)
@@ -174,7 +208,7 @@ static void test_generated(int count) {
             d.pad_right = ck_rand_int(0, 2);
         } while (d.h + d.pad_top + d.pad_bottom < 3 || d.w + d.pad_left + d.pad_right < 3);
         ck_conv2d_output_shape(&d, &P, &Q);
-        d.layout = ck_rand_int(0, 1) ? CK_LAYOUT_NHWC : CK_LAYOUT_NCHW;
+        d.layout = (ck_layout)ck_rand_int(0, 2); /* NCHW, NHWC, NCHW8C */
         d.has_bias = (int)ck_rand_int(0, 1);
         d.activation.kind = (ck_activation_kind)ck_rand_int(0, 5);
         d.activation.alpha = 0.1f;
@@ -205,6 +239,48 @@ static void test_blocked_bigger(void) {
     }
 }
 
+/* The blocked NCHW8c layout: channel counts that are not multiples of 8 (the
+ * input tail is read, the output tail must come out as zeros), tiny and odd
+ * spatial sizes, asymmetric padding, residual, every activation, 1 and 2
+ * threads, small blocks; every tile size. */
+static void test_nchw8c(void) {
+    static const int shapes[][7] = {
+        /* N, C, H, W, K, pad_top/left, pad_bottom/right */
+        {1, 3, 5, 7, 5, 1, 1},   {2, 13, 9, 6, 11, 0, 2},  {1, 8, 16, 16, 16, 1, 1}, {1, 1, 1, 1, 1, 1, 1},
+        {3, 17, 2, 3, 9, 2, 1},  {1, 9, 11, 13, 23, 1, 0}, {2, 24, 7, 7, 20, 1, 1},  {1, 5, 3, 3, 7, 0, 0},
+        {1, 40, 14, 10, 33, 2, 2}, {2, 7, 1, 9, 3, 1, 2},
+    };
+    for (int a = 0; a < 3; a++)
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+            const int *s = shapes[i];
+            ck_conv2d_desc d = ck_conv2d_desc_init(s[0], s[1], s[2], s[3], s[4], 3, 3);
+            d.pad_top = s[5]; d.pad_left = (s[5] + (int)i) % 3;
+            d.pad_bottom = s[6]; d.pad_right = (s[6] + 1) % 3;
+            int64_t P, Q;
+            if (ck_conv2d_output_shape(&d, &P, &Q) != CK_OK) { d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1; }
+            d.layout = CK_LAYOUT_NCHW8C;
+            d.has_bias = (int)(i % 2 == 0);
+            d.activation.kind = (ck_activation_kind)((i + (size_t)a) % 6);
+            d.activation.alpha = 0.1f;
+            const int data = (int)((i + (size_t)a) % 3);
+            size_t limit = 0;
+            if (i % 4 == 3) {
+                const int alpha = a == 0 ? 4 : a == 1 ? 6 : 8;
+                limit = (size_t)(alpha * alpha) * (size_t)((d.c + 15) / 16 * 16 + (d.k + 15) / 16 * 16) * 4 * 3 + 128;
+            }
+            run_case(&d, algos[a], data, 1 + (int)(i % 2), (int)(i % 3 != 1), limit, (int)(i % 2));
+        }
+    /* large C with a channel tail, post-ReLU data */
+    for (int a = 0; a < 3; a++) {
+        ck_conv2d_desc d = ck_conv2d_desc_init(1, 261, 6, 5, 19, 3, 3);
+        d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
+        d.layout = CK_LAYOUT_NCHW8C;
+        d.has_bias = 1;
+        d.activation.kind = CK_ACT_RELU;
+        run_case(&d, algos[a], DATA_POST_RELU, 2, 1, 0, 0);
+    }
+}
+
 static void test_declines(void) {
     ck_plan_options o;
     memset(&o, 0, sizeof o);
@@ -225,7 +301,7 @@ static void test_declines(void) {
         CHECK_STATUS(ck_conv2d_algorithm_applicable(&e, algos[a], &o), CK_ERR_UNSUPPORTED_ALGORITHM);
         CHECK(strstr(ck_last_error_message(), "groups") != NULL, "message: %s", ck_last_error_message());
         e = d; e.layout = CK_LAYOUT_NCHW8C;
-        CHECK_STATUS(ck_conv2d_algorithm_applicable(&e, algos[a], &o), CK_ERR_UNSUPPORTED_ALGORITHM);
+        CHECK_OK(ck_conv2d_algorithm_applicable(&e, algos[a], &o));
         ck_plan_options lo = o;
         lo.workspace_limit = 256;
         CHECK_STATUS(ck_conv2d_algorithm_applicable(&d, algos[a], &lo), CK_ERR_WORKSPACE_LIMIT);
@@ -276,6 +352,7 @@ int main(void) {
     test_data_kinds();
     test_large_c();
     test_blocked_bigger();
+    test_nchw8c();
     test_generated(90);
     printf("worst error ratio err/(sum|w*x|+|b|+|res|):  F2 %.3g (%.3f of tol)  F4 %.3g (%.3f of tol)  F6 %.3g (%.3f of tol)\n",
            worst_ratio[0], worst_of_tol[0], worst_ratio[1], worst_of_tol[1], worst_ratio[2], worst_of_tol[2]);

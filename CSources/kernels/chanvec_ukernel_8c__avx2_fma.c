@@ -1,8 +1,10 @@
 /* AVX2+FMA channel-vector kernels: depthwise convolution and pooling on one
  * 8-channel block.  One ymm holds the 8 channels of a pixel, so the filter tap
- * is a plain vector (no broadcasts) and interior pixels need no bounds checks;
- * four output pixels are computed together so each weight vector is loaded
- * once per four FMAs.  Partial blocks (NHWC channel tails) use masked loads
+ * is a plain vector (no broadcasts) and interior pixels need no bounds checks.
+ * 3x3 (stride 1 and 2, MobileNet's case) has its own path: up to eight output
+ * pixels of a row at once, each input vector loaded once per row and shared by
+ * its taps; other shapes compute four output pixels together so each weight
+ * vector is loaded once per four FMAs.  Partial blocks (NHWC channel tails) use masked loads
  * and stores so nothing outside the tensor is touched. */
 #if defined(__x86_64__)
 #include "chanvec_kernels.h"
@@ -29,6 +31,99 @@ CK_AVX2_INLINE __m256 act_vec(__m256 v, ck_activation act) {
     }
 }
 
+/* 3x3, dilation 1, full block: N output pixels of one output row at stride SW
+ * (compile-time constants, so everything unrolls into registers).  Input rows
+ * [0, nr) from xr are used (the caller drops the rows that fall in the
+ * padding); each input vector of a row is loaded once and fed to every
+ * output/tap pair it serves (stride 1: N+2 loads for 3N FMAs), with the row's
+ * three weight vectors in registers and N independent accumulator chains.
+ * EDGE: the window's first and last input columns are loaded under masks mf,
+ * ml (all-zero mask = padding column: reads nothing, gives 0), so the left and
+ * right output columns of a padded row go through the same code. */
+CK_AVX2_INLINE void dw3_step(const int N, const int SW, const int EDGE, const float *xr, int64_t x_row, int64_t x_pix,
+                             int nr, const float *wr, __m256 bias, const float *rp, float *yp, int64_t y_pix,
+                             ck_activation act, __m256i mf, __m256i ml) {
+    __m256 acc[8];
+#pragma GCC unroll 8
+    for (int j = 0; j < N; j++) acc[j] = bias;
+    for (int r = 0; r < nr; r++, xr += x_row, wr += 24) {
+        const __m256 w0 = _mm256_loadu_ps(wr), w1 = _mm256_loadu_ps(wr + 8), w2 = _mm256_loadu_ps(wr + 16);
+#pragma GCC unroll 17
+        for (int i = 0; i < (N - 1) * SW + 3; i++) {
+            const __m256 v = EDGE && i == 0                   ? _mm256_maskload_ps(xr, mf)
+                             : EDGE && i == (N - 1) * SW + 2 ? _mm256_maskload_ps(xr + i * x_pix, ml)
+                                                              : _mm256_loadu_ps(xr + i * x_pix);
+            if (i % SW == 0 && i / SW < N) acc[i / SW] = _mm256_fmadd_ps(w0, v, acc[i / SW]);
+            if (i >= 1 && (i - 1) % SW == 0 && (i - 1) / SW < N) acc[(i - 1) / SW] = _mm256_fmadd_ps(w1, v, acc[(i - 1) / SW]);
+            if (i >= 2 && (i - 2) % SW == 0 && (i - 2) / SW < N) acc[(i - 2) / SW] = _mm256_fmadd_ps(w2, v, acc[(i - 2) / SW]);
+        }
+    }
+    if (rp) {
+#pragma GCC unroll 8
+        for (int j = 0; j < N; j++) acc[j] = _mm256_add_ps(acc[j], _mm256_loadu_ps(rp + j * y_pix));
+    }
+#pragma GCC unroll 8
+    for (int j = 0; j < N; j++) _mm256_storeu_ps(yp + j * y_pix, act_vec(acc[j], act));
+}
+
+/* N outputs from column q: the plain step when the window [c0, c0 + (N-1)*SW + 2]
+ * is inside [0, W), else the EDGE step (the caller guarantees c0 >= -1 and the
+ * last column <= W, so only one padding column can sit at either end). */
+#define DW3_STEP(N)                                                                                                   \
+    do {                                                                                                              \
+        const int64_t c0 = q * SW - g->pl, c1 = c0 + ((N) - 1) * SW + 2;                                              \
+        const float *xq = xr0 + c0 * xp;                                                                              \
+        const float *rq = rrow ? rrow + q * yp : NULL;                                                                \
+        if (c0 >= 0 && c1 < g->W)                                                                                     \
+            dw3_step((N), SW, 0, xq, xrs, xp, nr, wr0, bias, rq, yrow + q * yp, yp, act, ones, ones);                 \
+        else                                                                                                          \
+            dw3_step((N), SW, 1, xq, xrs, xp, nr, wr0, bias, rq, yrow + q * yp, yp, act,                              \
+                     c0 < 0 ? _mm256_setzero_si256() : ones, c1 >= g->W ? _mm256_setzero_si256() : ones);           \
+        q += (N);                                                                                                     \
+    } while (0)
+
+/* One output row of the 3x3 dilation-1 full-block case at stride SW: the
+ * columns whose window overhangs the input by at most one column go through
+ * dw3_step 8 (then 4, 2, 1) at a time; any others (padding >= 2) tap-clipped. */
+CK_AVX2_INLINE void dw3_row(const int SW, const int64_t PIX, const ck_chanvec_geom *g, const float *x, const float *w,
+                            __m256 bias, const float *rrow, float *yrow, int64_t h0, ck_activation act) {
+    int r0 = 0, r1 = 3;
+    while (r0 < 3 && h0 + r0 < 0) r0++;
+    while (r1 > r0 && h0 + r1 - 1 >= g->H) r1--;
+    const int nr = r1 - r0;
+    const float *xr0 = x + (h0 + r0) * g->x_row;
+    const float *wr0 = w + r0 * 24;
+    /* PIX: the pixel stride when known at compile time (NCHW8c), else 0 */
+    const int64_t xp = PIX ? PIX : g->x_pix, yp = PIX ? PIX : g->y_pix, xrs = g->x_row;
+    const __m256i ones = _mm256_set1_epi32(-1);
+    /* step columns [qa, qb): q*SW - pl >= -1 and q*SW - pl + 2 <= W */
+    int64_t qa = g->pl <= 1 ? 0 : (g->pl - 1 + SW - 1) / SW;
+    int64_t qb = g->W + g->pl - 2 < 0 ? 0 : (g->W + g->pl - 2) / SW + 1;
+    if (qb > g->Q) qb = g->Q;
+    if (qa > qb) qa = qb;
+    int64_t q = 0;
+    for (;;) {
+        for (; q < g->Q && (q < qa || q >= qb); q++) {
+            /* column too far in the padding: clip the taps to [0, W) */
+            const int64_t w0 = q * SW - g->pl;
+            const int s0 = w0 < 0 ? (int)-w0 : 0, s1 = w0 + 3 > g->W ? (int)(g->W - w0) : 3;
+            __m256 acc = bias;
+            for (int r = 0; r < nr; r++)
+                for (int s = s0; s < s1; s++)
+                    acc = _mm256_fmadd_ps(_mm256_loadu_ps(wr0 + (r * 3 + s) * 8),
+                                          _mm256_loadu_ps(xr0 + r * xrs + (w0 + s) * xp), acc);
+            if (rrow) acc = _mm256_add_ps(acc, _mm256_loadu_ps(rrow + q * yp));
+            _mm256_storeu_ps(yrow + q * yp, act_vec(acc, act));
+        }
+        if (q >= g->Q) break;
+        while (q + 8 <= qb) DW3_STEP(8);
+        if (q + 4 <= qb) DW3_STEP(4);
+        if (q + 2 <= qb) DW3_STEP(2);
+        if (q < qb) DW3_STEP(1);
+    }
+}
+#undef DW3_STEP
+
 CK_AVX2_INLINE void dw_body(const ck_chanvec_geom *g, const float *x, const float *w, const float *b, const float *res,
                             float *y, int64_t p0, int64_t p1, ck_activation act, int full, __m256i m) {
     const __m256 bias = b ? _mm256_loadu_ps(b) : _mm256_setzero_ps();
@@ -39,6 +134,21 @@ CK_AVX2_INLINE void dw_body(const ck_chanvec_geom *g, const float *x, const floa
     int64_t q_hi = last < 0 ? 0 : last / g->sw + 1;
     if (q_hi > g->Q) q_hi = g->Q;
     if (q_lo > q_hi) q_lo = q_hi;
+    if (R == 3 && S == 3 && g->dh == 1 && g->dw == 1 && full && (g->sw == 1 || g->sw == 2)) {
+        for (int64_t p = p0; p < p1; p++) {
+            const int64_t h0 = p * g->sh - g->pt;
+            const float *rrow = res ? res + p * g->y_row : NULL;
+            float *yrow = y + p * g->y_row;
+            if (g->x_pix == 8 && g->y_pix == 8) { /* NCHW8c: pixel strides known at compile time */
+                if (g->sw == 1) dw3_row(1, 8, g, x, w, bias, rrow, yrow, h0, act);
+                else dw3_row(2, 8, g, x, w, bias, rrow, yrow, h0, act);
+            } else {
+                if (g->sw == 1) dw3_row(1, 0, g, x, w, bias, rrow, yrow, h0, act);
+                else dw3_row(2, 0, g, x, w, bias, rrow, yrow, h0, act);
+            }
+        }
+        return;
+    }
     for (int64_t p = p0; p < p1; p++) {
         int64_t r0 = 0, r1 = R;
         const int64_t h0 = p * g->sh - g->pt;
@@ -64,42 +174,6 @@ CK_AVX2_INLINE void dw_body(const ck_chanvec_geom *g, const float *x, const floa
         /* interior columns, four at a time */
         int64_t q = q_lo;
         const int64_t xs = g->sw * g->x_pix;
-        if (R == 3 && S == 3 && r0 == 0 && r1 == 3 && full) {
-            /* 3x3 (MobileNet's case): all nine taps held in registers, loops unrolled */
-            const __m256 w00 = _mm256_loadu_ps(w), w01 = _mm256_loadu_ps(w + 8), w02 = _mm256_loadu_ps(w + 16);
-            const __m256 w10 = _mm256_loadu_ps(w + 24), w11 = _mm256_loadu_ps(w + 32), w12 = _mm256_loadu_ps(w + 40);
-            const __m256 w20 = _mm256_loadu_ps(w + 48), w21 = _mm256_loadu_ps(w + 56), w22 = _mm256_loadu_ps(w + 64);
-            const int64_t dx = g->dw * g->x_pix, dy = g->dh * g->x_row;
-            for (; q + 2 <= q_hi; q += 2) {
-                const float *x0 = x + h0 * g->x_row + (q * g->sw - g->pl) * g->x_pix;
-                const float *x1 = x0 + xs;
-                __m256 a0 = _mm256_fmadd_ps(w00, _mm256_loadu_ps(x0), bias);
-                __m256 a1 = _mm256_fmadd_ps(w00, _mm256_loadu_ps(x1), bias);
-                a0 = _mm256_fmadd_ps(w01, _mm256_loadu_ps(x0 + dx), a0);
-                a1 = _mm256_fmadd_ps(w01, _mm256_loadu_ps(x1 + dx), a1);
-                a0 = _mm256_fmadd_ps(w02, _mm256_loadu_ps(x0 + 2 * dx), a0);
-                a1 = _mm256_fmadd_ps(w02, _mm256_loadu_ps(x1 + 2 * dx), a1);
-                a0 = _mm256_fmadd_ps(w10, _mm256_loadu_ps(x0 + dy), a0);
-                a1 = _mm256_fmadd_ps(w10, _mm256_loadu_ps(x1 + dy), a1);
-                a0 = _mm256_fmadd_ps(w11, _mm256_loadu_ps(x0 + dy + dx), a0);
-                a1 = _mm256_fmadd_ps(w11, _mm256_loadu_ps(x1 + dy + dx), a1);
-                a0 = _mm256_fmadd_ps(w12, _mm256_loadu_ps(x0 + dy + 2 * dx), a0);
-                a1 = _mm256_fmadd_ps(w12, _mm256_loadu_ps(x1 + dy + 2 * dx), a1);
-                a0 = _mm256_fmadd_ps(w20, _mm256_loadu_ps(x0 + 2 * dy), a0);
-                a1 = _mm256_fmadd_ps(w20, _mm256_loadu_ps(x1 + 2 * dy), a1);
-                a0 = _mm256_fmadd_ps(w21, _mm256_loadu_ps(x0 + 2 * dy + dx), a0);
-                a1 = _mm256_fmadd_ps(w21, _mm256_loadu_ps(x1 + 2 * dy + dx), a1);
-                a0 = _mm256_fmadd_ps(w22, _mm256_loadu_ps(x0 + 2 * dy + 2 * dx), a0);
-                a1 = _mm256_fmadd_ps(w22, _mm256_loadu_ps(x1 + 2 * dy + 2 * dx), a1);
-                float *yp = yrow + q * g->y_pix;
-                if (rrow) {
-                    a0 = _mm256_add_ps(a0, _mm256_loadu_ps(rrow + q * g->y_pix));
-                    a1 = _mm256_add_ps(a1, _mm256_loadu_ps(rrow + (q + 1) * g->y_pix));
-                }
-                _mm256_storeu_ps(yp, act_vec(a0, act));
-                _mm256_storeu_ps(yp + g->y_pix, act_vec(a1, act));
-            }
-        }
         for (; q + 4 <= q_hi; q += 4) {
             __m256 a0 = bias, a1 = bias, a2 = bias, a3 = bias;
             for (int64_t r = r0; r < r1; r++) {

@@ -163,6 +163,32 @@ int main(void) {
             check_dw(d, 0, 2, 0);
             cases++;
         }
+    /* 3x3 dilation 1 (the unrolled fast path): stride 1 and 2, tiny to medium
+     * widths (row steps of 8/4/2/1 outputs, padding columns folded into the
+     * first/last step), asymmetric padding up to 2, residual, every activation,
+     * both channel-vector layouts (NHWC with a channel stride != 8) and NCHW */
+    {
+        const int64_t sizes[] = {1, 2, 3, 4, 5, 7, 8, 9, 10, 13, 16, 17, 19, 26};
+        const int64_t chans3[] = {8, 16, 24, 13, 32};
+        for (int it = 0; it < 160; it++) {
+            ck_conv2d_desc d = ck_conv2d_desc_init(ck_rand_int(1, 2), chans3[it % 5], sizes[ck_rand_int(0, 13)],
+                                                   sizes[ck_rand_int(0, 13)], 0, 3, 3);
+            d.k = d.c;
+            d.groups = d.c;
+            d.stride_h = d.stride_w = 1 + (it / 5) % 2;
+            if (it % 11 == 0) d.stride_h = 3 - d.stride_w;
+            d.pad_top = ck_rand_int(0, 2); d.pad_bottom = ck_rand_int(0, 2);
+            d.pad_left = ck_rand_int(0, 2); d.pad_right = ck_rand_int(0, 2);
+            if (it % 3 == 0) d.pad_top = d.pad_bottom = d.pad_left = d.pad_right = 1;
+            d.has_bias = (int32_t)(it % 4 != 1);
+            d.activation = acts[it % 5];
+            d.layout = layouts[(it / 10) % 3];
+            int64_t P, Q;
+            if (ck_conv2d_output_shape(&d, &P, &Q) != CK_OK) continue;
+            check_dw(d, it % 3 == 1, 1 + it % 2, it % 7 == 0);
+            cases++;
+        }
+    }
     /* declines */
     {
         ck_conv2d_desc d = ck_conv2d_desc_init(1, 8, 5, 5, 8, 3, 3);

@@ -259,34 +259,57 @@ static ck_status create(ck_plan *p, const float *w, const float *b) {
     for (int64_t k = 0; k < Kp; k++) s->bias[k] = (b && k < K) ? b[k] : 0.f;
     g->bias = s->bias;
 
-    /* weights: U[xi] = G g G^T */
+    /* weights: U[xi] = G g G^T (double).  The own kernel's layout is filled a
+     * (panel, input channel) pair at a time: 16 output channels are
+     * transformed together (lane loops the compiler vectorises) and stored as
+     * one contiguous 16-float run per xi, the channel tail of the last panel as
+     * zeros; OpenMP over panels. */
     const size_t ucount = (size_t)a2 * (size_t)C * (size_t)Kp;
     s->U = ck_malloc(ucount * sizeof(float));
     if (!s->U) return ck_fail(CK_ERR_OUT_OF_MEMORY, "winograd: allocating %zu bytes of transformed weights",
                               ucount * sizeof(float));
-    memset(s->U, 0, ucount * sizeof(float));
     const int64_t npan = Kp / CK_WINO_NR;
     float *U = s->U;
-    const int use_blas = s->use_blas;
+    if (!s->use_blas) {
+#pragma omp parallel for num_threads(p->threads) schedule(dynamic, 1)
+        for (int64_t pan = 0; pan < npan; pan++) {
+            const int64_t k0 = pan * CK_WINO_NR, kn = K - k0 < CK_WINO_NR ? K - k0 : CK_WINO_NR;
+            for (int64_t c = 0; c < C; c++) {
+                double gv[9][CK_WINO_NR], tmp[CK_WINO_MAX_ALPHA][3][CK_WINO_NR];
+                float u[CK_WINO_MAX_ALPHA * CK_WINO_MAX_ALPHA][CK_WINO_NR];
+                for (int e = 0; e < 9; e++)
+                    for (int l = 0; l < CK_WINO_NR; l++) gv[e][l] = l < kn ? w[((k0 + l) * C + c) * 9 + e] : 0.0;
+                for (int i = 0; i < alpha; i++)
+                    for (int j = 0; j < 3; j++)
+                        for (int l = 0; l < CK_WINO_NR; l++)
+                            tmp[i][j][l] = G[i][0] * gv[0 * 3 + j][l] + G[i][1] * gv[1 * 3 + j][l] +
+                                           G[i][2] * gv[2 * 3 + j][l];
+                for (int i = 0; i < alpha; i++)
+                    for (int j = 0; j < alpha; j++)
+                        for (int l = 0; l < CK_WINO_NR; l++)
+                            u[i * alpha + j][l] =
+                                (float)(tmp[i][0][l] * G[j][0] + tmp[i][1][l] * G[j][1] + tmp[i][2][l] * G[j][2]);
+                for (int xi = 0; xi < a2; xi++)
+                    memcpy(U + (((size_t)xi * (size_t)npan + (size_t)pan) * (size_t)C + (size_t)c) * CK_WINO_NR, u[xi],
+                           sizeof u[xi]);
+            }
+        }
+    } else {
+        memset(s->U, 0, ucount * sizeof(float));
 #pragma omp parallel for num_threads(p->threads) schedule(static)
-    for (int64_t k = 0; k < K; k++) {
-        for (int64_t c = 0; c < C; c++) {
-            const float *gk = w + (k * C + c) * 9;
-            double tmp[CK_WINO_MAX_ALPHA][3];
-            for (int i = 0; i < alpha; i++)
-                for (int j = 0; j < 3; j++)
-                    tmp[i][j] = G[i][0] * gk[0 * 3 + j] + G[i][1] * gk[1 * 3 + j] + G[i][2] * gk[2 * 3 + j];
-            for (int i = 0; i < alpha; i++)
-                for (int j = 0; j < alpha; j++) {
-                    const double v = tmp[i][0] * G[j][0] + tmp[i][1] * G[j][1] + tmp[i][2] * G[j][2];
-                    const int64_t xi = i * alpha + j;
-                    size_t o;
-                    if (use_blas) o = ((size_t)xi * (size_t)C + (size_t)c) * (size_t)Kp + (size_t)k;
-                    else
-                        o = (((size_t)xi * (size_t)npan + (size_t)(k / CK_WINO_NR)) * (size_t)C + (size_t)c) * CK_WINO_NR +
-                            (size_t)(k % CK_WINO_NR);
-                    U[o] = (float)v;
-                }
+        for (int64_t k = 0; k < K; k++) {
+            for (int64_t c = 0; c < C; c++) {
+                const float *gk = w + (k * C + c) * 9;
+                double tmp[CK_WINO_MAX_ALPHA][3];
+                for (int i = 0; i < alpha; i++)
+                    for (int j = 0; j < 3; j++)
+                        tmp[i][j] = G[i][0] * gk[0 * 3 + j] + G[i][1] * gk[1 * 3 + j] + G[i][2] * gk[2 * 3 + j];
+                for (int i = 0; i < alpha; i++)
+                    for (int j = 0; j < alpha; j++) {
+                        const double v = tmp[i][0] * G[j][0] + tmp[i][1] * G[j][1] + tmp[i][2] * G[j][2];
+                        U[((size_t)(i * alpha + j) * (size_t)C + (size_t)c) * (size_t)Kp + (size_t)k] = (float)v;
+                    }
+            }
         }
     }
 

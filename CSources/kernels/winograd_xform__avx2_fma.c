@@ -7,13 +7,58 @@
 
 #define TGT __attribute__((target("avx2,fma")))
 
+/* The transform matrices of conv_winograd.c's make_matrices (Cook-Toom points
+ * 0, +-1, +-2, +-1/2, inf), as compile-time constants: with the loops of xf()
+ * fully unrolled every zero term disappears and +-1 terms become add/sub, so
+ * each 1-D transform is straight-line code (the generic sparse-list loops
+ * with run-time coefficients cost as much as the GEMM on 64-channel layers).
+ * The results are bit-identical to the sparse-list evaluation. */
+static const float BT2[8][8] = {{-1, 0, 1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, -1, 0, 1}};
+static const float AT2[8][8] = {{1, 1, 1, 0}, {0, 1, -1, 1}};
+static const float BT4[8][8] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0},  {0, 4, -4, -1, 1, 0},
+                                {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
+static const float AT4[8][8] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
+static const float BT6[8][8] = {{-1, 0, 5.25f, 0, -5.25f, 0, 1, 0},          {0, 1, 1, -4.25f, -4.25f, 1, 1, 0},
+                                {0, -1, 1, 4.25f, -4.25f, -1, 1, 0},         {0, 0.5f, 0.25f, -2.5f, -1.25f, 2, 1, 0},
+                                {0, -0.5f, 0.25f, 2.5f, -1.25f, -2, 1, 0},   {0, 2, 4, -2.5f, -5, 0.5f, 1, 0},
+                                {0, -2, 4, 2.5f, -5, -0.5f, 1, 0},           {0, -1, 0, 5.25f, 0, -5.25f, 0, 1}};
+static const float AT6[8][8] = {{1, 1, 1, 1, 1, 1, 1, 0},
+                                {0, 1, -1, 2, -2, 0.5f, -0.5f, 0},
+                                {0, 1, 1, 4, 4, 0.25f, 0.25f, 0},
+                                {0, 1, -1, 8, -8, 0.125f, -0.125f, 0},
+                                {0, 1, 1, 16, 16, 0.0625f, 0.0625f, 0},
+                                {0, 1, -1, 32, -32, 0.03125f, -0.03125f, 1}};
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+/* o[i] = sum_j T[i][j] * s[j * ss] for i < rows, j < n (T constant). */
+TGT static ALWAYS_INLINE void xf(const float T[8][8], const int rows, const int n, const __m256 *s, const int ss,
+                                 __m256 *o) {
+#pragma GCC unroll 8
+    for (int i = 0; i < rows; i++) {
+        __m256 acc = _mm256_setzero_ps();
+        int first = 1;
+#pragma GCC unroll 8
+        for (int j = 0; j < n; j++) {
+            const float c = T[i][j];
+            const __m256 v = s[j * ss];
+            if (c == 0.f) continue;
+            if (first) acc = c == 1.f ? v : c == -1.f ? _mm256_xor_ps(v, _mm256_set1_ps(-0.f)) : _mm256_mul_ps(_mm256_set1_ps(c), v);
+            else acc = c == 1.f ? _mm256_add_ps(acc, v) : c == -1.f ? _mm256_sub_ps(acc, v) : _mm256_fmadd_ps(_mm256_set1_ps(c), v, acc);
+            first = 0;
+        }
+        o[i] = acc;
+    }
+}
+
 TGT static inline __m256i lane_mask(int cl) {
     const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(cl), idx);
 }
 
-TGT void ck_wino_input__avx2_fma(const ck_wino_geom *g, const float *x, int64_t t, float *V, int64_t vs) {
-    const int a = g->alpha;
+TGT static ALWAYS_INLINE void input_m(const int m, const float BT[8][8], const ck_wino_geom *g, const float *x,
+                                      int64_t t, float *V, int64_t vs) {
+    const int a = m + 2;
     int64_t n, th, tw;
     ck_wino_tile_pos(g, t, &n, &th, &tw);
     const int64_t ih0 = th * g->m - g->pad_top, iw0 = tw * g->m - g->pad_left;
@@ -30,15 +75,21 @@ TGT void ck_wino_input__avx2_fma(const ck_wino_geom *g, const float *x, int64_t 
     for (int64_t c0 = 0; c0 < C; c0 += 8) {
         const int cl = (int)(C - c0 < 8 ? C - c0 : 8);
         const __m256i mk = lane_mask(cl);
+        if (blk) {
+            /* [N][C/8][H][W][8]: one vector per pixel, channel tail already zero */
+            const int64_t xo = (((n * ((C + 7) / 8) + c0 / 8) * H + ih0) * W + iw0) * 8; /* < 0 at the border */
+#pragma GCC unroll 8
+            for (int i = 0; i < a; i++)
+#pragma GCC unroll 8
+                for (int j = 0; j < a; j++)
+                    d[i * a + j] = rv[i] && cv[j] ? _mm256_loadu_ps(x + xo + ((int64_t)i * W + j) * 8) : _mm256_setzero_ps();
+        } else
         for (int i = 0; i < a; i++)
             for (int j = 0; j < a; j++) {
                 __m256 v = _mm256_setzero_ps();
                 if (rv[i] && cv[j]) {
                     const int64_t ih = ih0 + i, iw = iw0 + j;
-                    if (blk) {
-                        /* [N][C/8][H][W][8]: one vector, channel tail already zero */
-                        v = _mm256_loadu_ps(x + (((n * ((C + 7) / 8) + c0 / 8) * H + ih) * W + iw) * 8);
-                    } else if (nhwc) {
+                    if (nhwc) {
                         const float *p = x + ((n * H + ih) * W + iw) * C + c0;
                         v = cl == 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mk);
                     } else {
@@ -54,26 +105,33 @@ TGT void ck_wino_input__avx2_fma(const ck_wino_geom *g, const float *x, int64_t 
                 }
                 d[i * a + j] = v;
             }
-        for (int i = 0; i < a; i++) {
-            const int ne = g->bt.n[i];
-            for (int j = 0; j < a; j++) {
-                __m256 acc = _mm256_mul_ps(_mm256_set1_ps(g->bt.c[i][0]), d[g->bt.idx[i][0] * a + j]);
-                for (int e = 1; e < ne; e++)
-                    acc = _mm256_fmadd_ps(_mm256_set1_ps(g->bt.c[i][e]), d[g->bt.idx[i][e] * a + j], acc);
-                tmp[i * a + j] = acc;
-            }
-        }
+        /* tmp = B^T d (columns), then V = tmp B (rows) */
+#pragma GCC unroll 8
         for (int j = 0; j < a; j++) {
-            const int ne = g->bt.n[j];
-            for (int i = 0; i < a; i++) {
-                __m256 acc = _mm256_mul_ps(_mm256_set1_ps(g->bt.c[j][0]), tmp[i * a + g->bt.idx[j][0]]);
-                for (int e = 1; e < ne; e++)
-                    acc = _mm256_fmadd_ps(_mm256_set1_ps(g->bt.c[j][e]), tmp[i * a + g->bt.idx[j][e]], acc);
+            __m256 o[CK_WINO_MAX_ALPHA];
+            xf(BT, a, a, d + j, a, o);
+#pragma GCC unroll 8
+            for (int i = 0; i < a; i++) tmp[i * a + j] = o[i];
+        }
+#pragma GCC unroll 8
+        for (int i = 0; i < a; i++) {
+            __m256 o[CK_WINO_MAX_ALPHA];
+            xf(BT, a, a, tmp + i * a, 1, o);
+#pragma GCC unroll 8
+            for (int j = 0; j < a; j++) {
                 float *dst = V + (int64_t)(i * a + j) * vs + c0;
-                if (cl == 8) _mm256_storeu_ps(dst, acc);
-                else _mm256_maskstore_ps(dst, mk, acc);
+                if (cl == 8) _mm256_storeu_ps(dst, o[j]);
+                else _mm256_maskstore_ps(dst, mk, o[j]);
             }
         }
+    }
+}
+
+TGT void ck_wino_input__avx2_fma(const ck_wino_geom *g, const float *x, int64_t t, float *V, int64_t vs) {
+    switch (g->m) {
+    case 2: input_m(2, BT2, g, x, t, V, vs); break;
+    case 4: input_m(4, BT4, g, x, t, V, vs); break;
+    default: input_m(6, BT6, g, x, t, V, vs); break;
     }
 }
 
@@ -95,9 +153,9 @@ TGT static inline __m256 activate8(ck_activation act, __m256 v) {
     }
 }
 
-TGT void ck_wino_output__avx2_fma(const ck_wino_geom *g, const float *M, int64_t ms, int64_t t,
-                                  const float *residual, float *y) {
-    const int a = g->alpha, m = g->m;
+TGT static ALWAYS_INLINE void output_m(const int m, const float AT[8][8], const ck_wino_geom *g, const float *M,
+                                       int64_t ms, int64_t t, const float *residual, float *y) {
+    const int a = m + 2;
     int64_t n, th, tw;
     ck_wino_tile_pos(g, t, &n, &th, &tw);
     const int64_t p0 = th * m, q0 = tw * m;
@@ -109,25 +167,24 @@ TGT void ck_wino_output__avx2_fma(const ck_wino_geom *g, const float *M, int64_t
     for (int64_t k0 = 0; k0 < K; k0 += 8) {
         const int kl = (int)(K - k0 < 8 ? K - k0 : 8);
         const __m256i mk = lane_mask(kl);
-        for (int i = 0; i < mi; i++) {
-            const int ne = g->at.n[i];
-            for (int j = 0; j < a; j++) {
-                __m256 acc = _mm256_mul_ps(_mm256_set1_ps(g->at.c[i][0]),
-                                           _mm256_loadu_ps(M + (int64_t)(g->at.idx[i][0] * a + j) * ms + k0));
-                for (int e = 1; e < ne; e++)
-                    acc = _mm256_fmadd_ps(_mm256_set1_ps(g->at.c[i][e]),
-                                          _mm256_loadu_ps(M + (int64_t)(g->at.idx[i][e] * a + j) * ms + k0), acc);
-                tmp[i * a + j] = acc;
-            }
+        /* tmp (m x alpha) = A^T Mt (columns), then rows */
+#pragma GCC unroll 8
+        for (int j = 0; j < a; j++) {
+            __m256 col[CK_WINO_MAX_ALPHA], o[CK_WINO_MAX_ALPHA];
+#pragma GCC unroll 8
+            for (int i = 0; i < a; i++) col[i] = _mm256_loadu_ps(M + (int64_t)(i * a + j) * ms + k0);
+            xf(AT, m, a, col, 1, o);
+#pragma GCC unroll 8
+            for (int i = 0; i < m; i++) tmp[i * a + j] = o[i];
         }
         const __m256 bias = _mm256_loadu_ps(g->bias + k0);
         for (int i = 0; i < mi; i++) {
             const int64_t p = p0 + i;
+            __m256 o[CK_WINO_MAX_ALPHA];
+            xf(AT, m, a, tmp + i * a, 1, o);
             for (int j = 0; j < mj; j++) {
                 const int64_t q = q0 + j;
-                __m256 acc = bias;
-                for (int e = 0; e < g->at.n[j]; e++)
-                    acc = _mm256_fmadd_ps(_mm256_set1_ps(g->at.c[j][e]), tmp[i * a + g->at.idx[j][e]], acc);
+                __m256 acc = _mm256_add_ps(o[j], bias);
                 if (blk) {
                     /* [N][K/8][P][Q][8]: the channel tail is written as zeros */
                     const int64_t o = (((n * KB + k0 / 8) * P + p) * Q + q) * 8;
@@ -157,6 +214,15 @@ TGT void ck_wino_output__avx2_fma(const ck_wino_geom *g, const float *M, int64_t
                 }
             }
         }
+    }
+}
+
+TGT void ck_wino_output__avx2_fma(const ck_wino_geom *g, const float *M, int64_t ms, int64_t t,
+                                  const float *residual, float *y) {
+    switch (g->m) {
+    case 2: output_m(2, AT2, g, M, ms, t, residual, y); break;
+    case 4: output_m(4, AT4, g, M, ms, t, residual, y); break;
+    default: output_m(6, AT6, g, M, ms, t, residual, y); break;
     }
 }
 

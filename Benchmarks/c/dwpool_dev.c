@@ -6,7 +6,7 @@
  *
  * Prints the median and best execution time and GFLOPS (conv) or GB/s of
  * input+output traffic (pool). */
-#define _POSIX_C_SOURCE 200809L
+#define _ISOC11_SOURCE
 #include "convkit.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +22,8 @@ static const layer layers[] = {
     {"mobilenetv2.dw7", 0, 960, 7, 7, 3, 1, 1},
     {"l1.dw32", 0, 16, 32, 32, 3, 1, 1},
     {"l1.dw64s2", 0, 8, 64, 64, 3, 2, 1},
+    {"l2.dw112s2c8", 0, 8, 112, 112, 3, 2, 1},
+    {"l2.dw112c8", 0, 8, 112, 112, 3, 1, 1},
     {"resnet18.maxpool", 1, 64, 112, 112, 3, 2, 1},
     {"vgg16.pool1", 1, 64, 224, 224, 2, 2, 0},
     {"resnet18.gap", 2, 512, 7, 7, 7, 1, 0},
@@ -46,7 +48,10 @@ int main(int argc, char **argv) {
         const layer *L = &layers[li];
         if (!strstr(L->name, filter)) continue;
         const int64_t cb = (L->c + 7) / 8, xn = cb * 8 * L->h * L->w;
-        float *x = malloc((size_t)xn * sizeof(float)), *y = malloc((size_t)xn * sizeof(float));
+        /* CK_DEV_MISALIGN=1: buffers at 16 mod 64 bytes, like a large std::vector or malloc (peers-bench) */
+        const int mis = getenv("CK_DEV_MISALIGN") ? 4 : 0;
+        float *xa = aligned_alloc(64, (size_t)(xn + 16) * sizeof(float)), *ya = aligned_alloc(64, (size_t)(xn + 16) * sizeof(float));
+        float *x = xa + mis, *y = ya + mis;
         float *w = malloc((size_t)(L->c * 9) * sizeof(float)), *b = malloc((size_t)L->c * sizeof(float));
         for (int64_t i = 0; i < xn; i++) x[i] = (float)((i * 7919) % 1000) * 1e-3f - 0.5f;
         for (int64_t i = 0; i < L->c * 9; i++) w[i] = (float)((i * 31) % 17) * 0.05f - 0.4f;
@@ -88,7 +93,7 @@ int main(int argc, char **argv) {
         qsort(t, (size_t)reps, sizeof(double), cmp_d);
         printf("%-22s %dt  median %8.4f ms  best %8.4f ms  %7.1f %s (median)\n", L->name, threads, t[reps / 2] * 1e3,
                t[0] * 1e3, work / t[reps / 2] * 1e-9, L->pool ? "GB/s" : "GFLOPS");
-        free(t); free(x); free(y); free(w); free(b);
+        free(t); free(xa); free(ya); free(w); free(b);
         ck_plan_destroy(p);
     }
     return 0;

@@ -50,9 +50,12 @@ CK_AVX2_INLINE void dw3_step(const int N, const int SW, const int EDGE, const fl
         const __m256 w0 = _mm256_loadu_ps(wr), w1 = _mm256_loadu_ps(wr + 8), w2 = _mm256_loadu_ps(wr + 16);
 #pragma GCC unroll 17
         for (int i = 0; i < (N - 1) * SW + 3; i++) {
-            const __m256 v = EDGE && i == 0                   ? _mm256_maskload_ps(xr, mf)
+            __m256 v = EDGE && i == 0                   ? _mm256_maskload_ps(xr, mf)
                              : EDGE && i == (N - 1) * SW + 2 ? _mm256_maskload_ps(xr + i * x_pix, ml)
                                                               : _mm256_loadu_ps(xr + i * x_pix);
+            /* keep v in a register: without this GCC folds the load into each FMA that uses it
+             * (up to 3 loads of the same vector, each a split load on 16-byte-aligned buffers) */
+            __asm__("" : "+x"(v));
             if (i % SW == 0 && i / SW < N) acc[i / SW] = _mm256_fmadd_ps(w0, v, acc[i / SW]);
             if (i >= 1 && (i - 1) % SW == 0 && (i - 1) / SW < N) acc[(i - 1) / SW] = _mm256_fmadd_ps(w1, v, acc[(i - 1) / SW]);
             if (i >= 2 && (i - 2) % SW == 0 && (i - 2) / SW < N) acc[(i - 2) / SW] = _mm256_fmadd_ps(w2, v, acc[(i - 2) / SW]);

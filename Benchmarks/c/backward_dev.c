@@ -9,7 +9,10 @@
  * so load from other processes hits them alike.  GFLOPS = 2*N*K*(C/g)*R*S*P*Q / t
  * for each pass (the backward passes do the forward's multiply-adds).
  *
- * usage: backward_dev [--suite FILE] [--layers SUBSTRING] [--threads 1,2] [--runs N] [--nhwc] */
+ * --no-forward skips the forward timing (its OpenBLAS threads, left spinning
+ * after each call, would compete with the backward passes' OpenMP threads).
+ *
+ * usage: backward_dev [--suite FILE] [--layers SUBSTRING] [--threads 1,2] [--runs N] [--nhwc] [--no-forward] */
 #define _POSIX_C_SOURCE 200809L
 #include "convkit.h"
 #include <math.h>
@@ -41,15 +44,16 @@ static void die(const char *what) {
 
 int main(int argc, char **argv) {
     const char *suite = "Benchmarks/layers.tsv", *filter = NULL, *threads_arg = "1,2";
-    int min_runs = 7, nhwc = 0;
+    int min_runs = 7, nhwc = 0, forward = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--suite") && i + 1 < argc) suite = argv[++i];
         else if (!strcmp(argv[i], "--layers") && i + 1 < argc) filter = argv[++i];
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads_arg = argv[++i];
         else if (!strcmp(argv[i], "--runs") && i + 1 < argc) min_runs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--nhwc")) nhwc = 1;
+        else if (!strcmp(argv[i], "--no-forward")) forward = 0;
         else {
-            fprintf(stderr, "usage: %s [--suite FILE] [--layers SUBSTRING] [--threads 1,2] [--runs N] [--nhwc]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--suite FILE] [--layers SUBSTRING] [--threads 1,2] [--runs N] [--nhwc] [--no-forward]\n", argv[0]);
             return 2;
         }
     }
@@ -122,7 +126,7 @@ int main(int argc, char **argv) {
             const double start = now();
             for (int warm = 1; n < 4000 && (n < min_runs || now() - start < 0.2); warm = 0) {
                 double t0 = now();
-                if (ck_conv2d_execute(fwd, x, y, NULL, bf, wsf) != CK_OK) die("forward");
+                if (forward && ck_conv2d_execute(fwd, x, y, NULL, bf, wsf) != CK_OK) die("forward");
                 double t1 = now();
                 if (ck_conv2d_backward_data(bwd, dy, w, dx, bb, wsb) != CK_OK) die("backward data");
                 double t2 = now();

@@ -6,10 +6,11 @@
  *
  * NCHW, per image, per block of output rows [p0, p0 + rows), cols = rows*Q:
  *   data:    col_g (Cg*R*S x cols) = W_g^T (Cg*R*S x Kg) . dY_g (Kg x cols)
- *            then col2im: scatter-add into dx, OpenMP over input channels
- *            (each channel's plane is written by one thread: no races).
+ *            then col2im: scatter-add into dx; threads split the input
+ *            channels (GEMM rows, col rows and dx planes: no races).
  *   weights: dW_g (Kg x Cg*R*S) += dY_g (Kg x cols) . col_g^T, col = im2col(x),
- *            accumulated over blocks and images by the GEMM (beta = 1).
+ *            accumulated over blocks and images by the GEMM (beta = 1);
+ *            threads split the col rows (= the columns of dW_g).
  * NHWC, over blocks of global output rows t = n*P + p (contiguous in dy):
  *   data:    col (rows*Q x C*R*S, each pixel's columns [g][r][s][c])
  *            col_g = dY_g (M x Kg, ld K) . Wp_g (Kg x R*S*Cg), Wp packed per
@@ -20,8 +21,12 @@
  *
  * Workspace: [column buffer][packed weights (NHWC)].  The column buffer is
  * blocked by output rows to fit the plan's workspace_limit (as the forward).
- * Threading: cblas_sgemm always outside OpenMP regions, OpenBLAS set to the
- * plan's threads; im2col/col2im/bias loops use OpenMP with the plan's threads. */
+ * Threading: one pool, OpenMP's.  OpenBLAS is set to one thread and every
+ * GEMM runs on a slice owned by one OpenMP thread (see gemm_threads): the
+ * earlier scheme (threaded OpenBLAS between OpenMP im2col/col2im loops) had
+ * the two pools spinning against each other and ran slower at 2 threads than
+ * at 1 on this project's 2-core machine.  NCHW passes sync once per call;
+ * NHWC ones once per GEMM and col2im block. */
 #include "backward_internal.h"
 #include <stdlib.h>
 #include <string.h>
@@ -170,46 +175,46 @@ static inline void valid_range(int64_t off, int64_t sw, int64_t W, int64_t Q, in
     *hi = h;
 }
 
-/* NCHW im2col of one image: col[((c*R + r)*S + s)][(p - p0)*Q + q], all channels. */
-static void im2col_nchw(const ck_conv2d_desc *d, int64_t Q, const float *x, int64_t p0, int64_t rows, float *col,
-                        int nt) {
+/* NCHW im2col of one image, column-matrix rows [i0, i1) only (row i = (c*R + r)*S + s):
+ * col[i][(p - p0)*Q + q].  Runs on the calling thread (the callers split rows
+ * between threads). */
+static void im2col_nchw(const ck_conv2d_desc *d, int64_t Q, const float *x, int64_t p0, int64_t rows, int64_t i0,
+                        int64_t i1, float *col) {
     const int64_t R = d->r, S = d->s, H = d->h, W = d->w, sw = d->stride_w;
-    const int64_t ld = rows * Q, nrow = d->c * R * S, iters = nrow * rows;
-    nt = par_threads(nt, iters * Q);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-    for (int64_t it = 0; it < iters; it++) {
-        const int64_t i = it / rows, pr = it % rows;
+    const int64_t ld = rows * Q;
+    for (int64_t i = i0; i < i1; i++) {
         const int64_t s = i % S, r = (i / S) % R, c = i / (R * S);
-        float *dst = col + i * ld + pr * Q;
-        const int64_t ih = (p0 + pr) * d->stride_h - d->pad_top + r * d->dilation_h;
-        if (ih < 0 || ih >= H) {
-            memset(dst, 0, (size_t)Q * sizeof(float));
-            continue;
-        }
         const int64_t off = s * d->dilation_w - d->pad_left;
         int64_t lo, hi;
         valid_range(off, sw, W, Q, &lo, &hi);
-        const float *src = x + (c * H + ih) * W + off;
-        for (int64_t q = 0; q < lo; q++) dst[q] = 0.f;
-        if (sw == 1) {
-            if (hi > lo) memcpy(dst + lo, src + lo, (size_t)(hi - lo) * sizeof(float));
-        } else {
-            for (int64_t q = lo; q < hi; q++) dst[q] = src[q * sw];
+        for (int64_t pr = 0; pr < rows; pr++) {
+            float *dst = col + i * ld + pr * Q;
+            const int64_t ih = (p0 + pr) * d->stride_h - d->pad_top + r * d->dilation_h;
+            if (ih < 0 || ih >= H) {
+                memset(dst, 0, (size_t)Q * sizeof(float));
+                continue;
+            }
+            const float *src = x + (c * H + ih) * W + off;
+            for (int64_t q = 0; q < lo; q++) dst[q] = 0.f;
+            if (sw == 1) {
+                if (hi > lo) memcpy(dst + lo, src + lo, (size_t)(hi - lo) * sizeof(float));
+            } else {
+                for (int64_t q = lo; q < hi; q++) dst[q] = src[q * sw];
+            }
+            for (int64_t q = hi; q < Q; q++) dst[q] = 0.f;
         }
-        for (int64_t q = hi; q < Q; q++) dst[q] = 0.f;
     }
 }
 
-/* NCHW col2im of one image (dx already zeroed): dx[c, ih, iw] += col[...],
- * OpenMP over input channels so each plane has one writer. */
-static void col2im_nchw(const ck_conv2d_desc *d, int64_t Q, const float *col, int64_t p0, int64_t rows, float *dx,
-                        int nt) {
-    const int64_t R = d->r, S = d->s, H = d->h, W = d->w, sw = d->stride_w, C = d->c;
+/* NCHW col2im of one image for input channels [c0, c1) (their dx planes
+ * already zeroed): dx[c, ih, iw] += col[...].  Runs on the calling thread;
+ * each channel's plane reads only its own column-matrix rows, so threads
+ * owning disjoint channel ranges never share a write. */
+static void col2im_nchw(const ck_conv2d_desc *d, int64_t Q, const float *col, int64_t p0, int64_t rows, int64_t c0,
+                        int64_t c1, float *dx) {
+    const int64_t R = d->r, S = d->s, H = d->h, W = d->w, sw = d->stride_w;
     const int64_t ld = rows * Q;
-    nt = par_threads(nt, C * R * S * ld);
-    if (nt > C) nt = (int)C;
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-    for (int64_t c = 0; c < C; c++)
+    for (int64_t c = c0; c < c1; c++)
         for (int64_t r = 0; r < R; r++)
             for (int64_t pr = 0; pr < rows; pr++) {
                 const int64_t ih = (p0 + pr) * d->stride_h - d->pad_top + r * d->dilation_h;
@@ -434,6 +439,33 @@ static void dw_weights(const ck_plan *pl, const float *x, const float *dy, float
         for (int64_t rs = 0; rs < RS; rs++) dw[c * RS + rs] = pack[rs * C + c];
 }
 
+/* GEMM passes split their work between threads by a dimension of the GEMMs
+ * (input channels, column-matrix rows or output pixels); each thread runs
+ * single-threaded BLAS on its slice inside one OpenMP region, so there is one
+ * thread pool (OpenMP's), no OpenBLAS pool spinning against it, and no
+ * barrier between a slice's GEMM and its col2im.  Below this much work a
+ * pass runs on the calling thread. */
+#define CK_BWD_PAR_MIN_FLOPS 4e6
+
+/* Threads for a GEMM pass of `flops` split over `parts` pieces. */
+static int gemm_threads(int nt, double flops, int64_t parts) {
+    if (flops < CK_BWD_PAR_MIN_FLOPS || nt < 1) return 1;
+    if ((int64_t)nt > parts) nt = (int)(parts < 1 ? 1 : parts);
+    return nt;
+}
+
+/* Part t of T of [0, n): [*lo, *hi), boundaries on multiples of `align`
+ * when every part still gets at least one multiple. */
+static void split_range(int64_t n, int T, int t, int64_t align, int64_t *lo, int64_t *hi) {
+    if (align > 1 && n >= align * T) {
+        *lo = t == 0 ? 0 : (n * t / T) / align * align;
+        *hi = t == T - 1 ? n : (n * (t + 1) / T) / align * align;
+    } else {
+        *lo = n * t / T;
+        *hi = n * (t + 1) / T;
+    }
+}
+
 static ck_status bwd_data_fast(const ck_plan *p, const float *dy, const float *w, float *dx, float *ws) {
     const ck_conv2d_bwd_state *st = &p->d.conv_bwd;
     const ck_conv2d_desc *d = &st->conv;
@@ -441,32 +473,44 @@ static ck_status bwd_data_fast(const ck_plan *p, const float *dy, const float *w
     const int64_t P = p->out_h, Q = p->out_w, PQ = P * Q, RS = d->r * d->s;
     const int64_t cg = C / G, kg = K / G, kred = cg * RS;
     const int nt = p->threads;
+    const double flops = 2.0 * (double)N * (double)K * (double)kred * (double)PQ;
     float *col = ws, *pack = ws ? ws + st->col_floats : NULL;
     if (st->depthwise) {
         dw_data(p, dy, w, dx, pack);
         return CK_OK;
     }
     CK_CHECK(bwd_blas_dims_ok(p));
-    ck_blas_set_threads(nt);
+    ck_blas_set_threads(1);
     if (d->layout == CK_LAYOUT_NCHW) {
-        for (int64_t n = 0; n < N; n++) {
-            const float *dyn = dy + n * K * PQ;
-            float *dxn = dx + n * C * H * W;
-            if (st->direct) {
+        /* thread t owns input channels [lo, hi) of every group: the rows of
+         * col they read, their GEMM rows, their dx planes */
+        const int T = gemm_threads(nt, flops, cg);
+#pragma omp parallel for num_threads(T) if (T > 1) schedule(static, 1)
+        for (int t = 0; t < T; t++) {
+            int64_t lo, hi;
+            split_range(cg, T, t, 1, &lo, &hi);
+            if (lo == hi) continue;
+            for (int64_t n = 0; n < N; n++) {
+                const float *dyn = dy + n * K * PQ;
+                float *dxn = dx + n * C * H * W;
+                if (st->direct) {
+                    for (int64_t g = 0; g < G; g++)
+                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(hi - lo), (int)PQ, (int)kg, 1.f,
+                                    w + g * kg * kred + lo, (int)kred, dyn + g * kg * PQ, (int)PQ, 0.f,
+                                    dxn + (g * cg + lo) * PQ, (int)PQ);
+                    continue;
+                }
                 for (int64_t g = 0; g < G; g++)
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)cg, (int)PQ, (int)kg, 1.f,
-                                w + g * kg * kred, (int)kred, dyn + g * kg * PQ, (int)PQ, 0.f, dxn + g * cg * PQ,
-                                (int)PQ);
-                continue;
-            }
-            zero_par(dxn, C * H * W, nt);
-            for (int64_t p0 = 0; p0 < P; p0 += st->block_rows) {
-                const int64_t rows = P - p0 < st->block_rows ? P - p0 : st->block_rows, cols = rows * Q;
-                for (int64_t g = 0; g < G; g++)
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kred, (int)cols, (int)kg, 1.f,
-                                w + g * kg * kred, (int)kred, dyn + g * kg * PQ + p0 * Q, (int)PQ, 0.f,
-                                col + g * kred * cols, (int)cols);
-                col2im_nchw(d, Q, col, p0, rows, dxn, nt);
+                    memset(dxn + (g * cg + lo) * H * W, 0, (size_t)((hi - lo) * H * W) * sizeof(float));
+                for (int64_t p0 = 0; p0 < P; p0 += st->block_rows) {
+                    const int64_t rows = P - p0 < st->block_rows ? P - p0 : st->block_rows, cols = rows * Q;
+                    for (int64_t g = 0; g < G; g++) {
+                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)((hi - lo) * RS), (int)cols,
+                                    (int)kg, 1.f, w + g * kg * kred + lo * RS, (int)kred, dyn + g * kg * PQ + p0 * Q,
+                                    (int)PQ, 0.f, col + (g * kred + lo * RS) * cols, (int)cols);
+                        col2im_nchw(d, Q, col, p0, rows, g * cg + lo, g * cg + hi, dxn);
+                    }
+                }
             }
         }
         return CK_OK;
@@ -476,20 +520,38 @@ static ck_status bwd_data_fast(const ck_plan *p, const float *dy, const float *w
         for (int64_t c = 0; c < cg; c++)
             for (int64_t rs = 0; rs < RS; rs++) pack[k * kred + rs * cg + c] = w[(k * cg + c) * RS + rs];
     if (st->direct) {
+        /* thread t owns pixels [lo, hi) */
         const int64_t M = N * H * W;
-        for (int64_t g = 0; g < G; g++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)cg, (int)kg, 1.f, dy + g * kg, (int)K,
-                        pack + g * kg * kred, (int)kred, 0.f, dx + g * cg, (int)C);
+        const int T = gemm_threads(nt, flops, M);
+#pragma omp parallel for num_threads(T) if (T > 1) schedule(static, 1)
+        for (int t = 0; t < T; t++) {
+            int64_t lo, hi;
+            split_range(M, T, t, 1, &lo, &hi);
+            if (lo == hi) continue;
+            for (int64_t g = 0; g < G; g++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(hi - lo), (int)cg, (int)kg, 1.f,
+                            dy + lo * K + g * kg, (int)K, pack + g * kg * kred, (int)kred, 0.f, dx + lo * C + g * cg,
+                            (int)C);
+        }
         return CK_OK;
     }
     zero_par(dx, N * H * W * C, nt);
     const int64_t total_rows = N * P, ld = C * RS;
     for (int64_t t0 = 0; t0 < total_rows; t0 += st->block_rows) {
         const int64_t rows = total_rows - t0 < st->block_rows ? total_rows - t0 : st->block_rows, M = rows * Q;
-        for (int64_t g = 0; g < G; g++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)kred, (int)kg, 1.f,
-                        dy + t0 * Q * K + g * kg, (int)K, pack + g * kg * kred, (int)kred, 0.f, col + g * kred,
-                        (int)ld);
+        /* thread t owns column-matrix rows (output pixels) [lo, hi); the
+         * gather col2im then runs over input rows */
+        const int T = gemm_threads(nt, flops * (double)rows / (double)total_rows, M);
+#pragma omp parallel for num_threads(T) if (T > 1) schedule(static, 1)
+        for (int t = 0; t < T; t++) {
+            int64_t lo, hi;
+            split_range(M, T, t, 1, &lo, &hi);
+            if (lo == hi) continue;
+            for (int64_t g = 0; g < G; g++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(hi - lo), (int)kred, (int)kg, 1.f,
+                            dy + (t0 * Q + lo) * K + g * kg, (int)K, pack + g * kg * kred, (int)kred, 0.f,
+                            col + lo * ld + g * kred, (int)ld);
+        }
         col2im_nhwc(d, P, Q, col, t0, rows, dx, nt);
     }
     return CK_OK;
@@ -533,6 +595,7 @@ static ck_status bwd_weights_fast(const ck_plan *p, const float *x, const float 
     const int64_t P = p->out_h, Q = p->out_w, PQ = P * Q, RS = d->r * d->s;
     const int64_t cg = C / G, kg = K / G, kred = cg * RS;
     const int nt = p->threads;
+    const double flops = 2.0 * (double)N * (double)K * (double)kred * (double)PQ;
     float *col = ws, *pack = ws ? ws + st->col_floats : NULL;
     if (db) bias_grad(p, dy, db);
     if (st->depthwise) {
@@ -540,46 +603,72 @@ static ck_status bwd_weights_fast(const ck_plan *p, const float *x, const float 
         return CK_OK;
     }
     CK_CHECK(bwd_blas_dims_ok(p));
-    ck_blas_set_threads(nt);
+    ck_blas_set_threads(1);
     if (d->layout == CK_LAYOUT_NCHW) {
-        for (int64_t n = 0; n < N; n++) {
-            const float *xn = x + n * C * H * W, *dyn = dy + n * K * PQ;
-            const float beta = n > 0 ? 1.f : 0.f;
-            if (st->direct) {
-                for (int64_t g = 0; g < G; g++)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)kg, (int)cg, (int)PQ, 1.f,
-                                dyn + g * kg * PQ, (int)PQ, xn + g * cg * PQ, (int)PQ, beta, dw + g * kg * kred,
-                                (int)kred);
-                continue;
-            }
-            for (int64_t p0 = 0; p0 < P; p0 += st->block_rows) {
-                const int64_t rows = P - p0 < st->block_rows ? P - p0 : st->block_rows, cols = rows * Q;
-                im2col_nchw(d, Q, xn, p0, rows, col, nt);
-                const float b = (n > 0 || p0 > 0) ? 1.f : 0.f;
-                for (int64_t g = 0; g < G; g++)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)kg, (int)kred, (int)cols, 1.f,
-                                dyn + g * kg * PQ + p0 * Q, (int)PQ, col + g * kred * cols, (int)cols, b,
-                                dw + g * kg * kred, (int)kred);
+        /* thread t owns column-matrix rows [lo, hi) of every group (1x1:
+         * input channels): it builds those rows and computes the matching
+         * columns of dW_g, summed over blocks and images by its GEMMs */
+        const int T = gemm_threads(nt, flops, kred);
+#pragma omp parallel for num_threads(T) if (T > 1) schedule(static, 1)
+        for (int t = 0; t < T; t++) {
+            int64_t lo, hi;
+            split_range(kred, T, t, 16, &lo, &hi);
+            if (lo == hi) continue;
+            for (int64_t n = 0; n < N; n++) {
+                const float *xn = x + n * C * H * W, *dyn = dy + n * K * PQ;
+                if (st->direct) {
+                    const float beta = n > 0 ? 1.f : 0.f;
+                    for (int64_t g = 0; g < G; g++)
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)kg, (int)(hi - lo), (int)PQ, 1.f,
+                                    dyn + g * kg * PQ, (int)PQ, xn + (g * cg + lo) * PQ, (int)PQ, beta,
+                                    dw + g * kg * kred + lo, (int)kred);
+                    continue;
+                }
+                for (int64_t p0 = 0; p0 < P; p0 += st->block_rows) {
+                    const int64_t rows = P - p0 < st->block_rows ? P - p0 : st->block_rows, cols = rows * Q;
+                    const float b = (n > 0 || p0 > 0) ? 1.f : 0.f;
+                    for (int64_t g = 0; g < G; g++) {
+                        im2col_nchw(d, Q, xn, p0, rows, g * kred + lo, g * kred + hi, col);
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)kg, (int)(hi - lo), (int)cols, 1.f,
+                                    dyn + g * kg * PQ + p0 * Q, (int)PQ, col + (g * kred + lo) * cols, (int)cols, b,
+                                    dw + g * kg * kred + lo, (int)kred);
+                    }
+                }
             }
         }
         return CK_OK;
     }
-    /* NHWC: accumulate dWp_g (Kg x R*S*Cg) in the pack buffer, then unpack */
+    /* NHWC: accumulate dWp_g (Kg x R*S*Cg) in the pack buffer, then unpack;
+     * thread t owns its columns [lo, hi) */
     if (st->direct) {
         const int64_t M = N * H * W;
-        for (int64_t g = 0; g < G; g++)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kg, (int)cg, (int)M, 1.f, dy + g * kg, (int)K,
-                        x + g * cg, (int)C, 0.f, pack + g * kg * kred, (int)kred);
+        const int T = gemm_threads(nt, flops, cg);
+#pragma omp parallel for num_threads(T) if (T > 1) schedule(static, 1)
+        for (int t = 0; t < T; t++) {
+            int64_t lo, hi;
+            split_range(cg, T, t, 16, &lo, &hi);
+            if (lo == hi) continue;
+            for (int64_t g = 0; g < G; g++)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kg, (int)(hi - lo), (int)M, 1.f,
+                            dy + g * kg, (int)K, x + g * cg + lo, (int)C, 0.f, pack + g * kg * kred + lo, (int)kred);
+        }
     } else {
         const int64_t total_rows = N * P, ld = C * RS;
         for (int64_t t0 = 0; t0 < total_rows; t0 += st->block_rows) {
             const int64_t rows = total_rows - t0 < st->block_rows ? total_rows - t0 : st->block_rows, M = rows * Q;
             im2col_nhwc(d, P, Q, x, t0, rows, col, nt);
             const float b = t0 > 0 ? 1.f : 0.f;
-            for (int64_t g = 0; g < G; g++)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kg, (int)kred, (int)M, 1.f,
-                            dy + t0 * Q * K + g * kg, (int)K, col + g * kred, (int)ld, b, pack + g * kg * kred,
-                            (int)kred);
+            const int T = gemm_threads(nt, flops * (double)rows / (double)total_rows, kred);
+#pragma omp parallel for num_threads(T) if (T > 1) schedule(static, 1)
+            for (int t = 0; t < T; t++) {
+                int64_t lo, hi;
+                split_range(kred, T, t, 16, &lo, &hi);
+                if (lo == hi) continue;
+                for (int64_t g = 0; g < G; g++)
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kg, (int)(hi - lo), (int)M, 1.f,
+                                dy + t0 * Q * K + g * kg, (int)K, col + g * kred + lo, (int)ld, b,
+                                pack + g * kg * kred + lo, (int)kred);
+            }
         }
     }
     for (int64_t k = 0; k < K; k++)

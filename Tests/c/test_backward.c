@@ -6,7 +6,8 @@
  * 2. The fast convolution backward (im2col/col2im + BLAS) and fast pooling
  *    backward against the reference on generated shapes (stride 1-3, padding
  *    incl. asymmetric, dilation 1-2, groups incl. depthwise, NCHW and NHWC,
- *    threads 1 and 2, workspace limits that force row blocking).
+ *    threads 1 and 2, workspace limits that force row blocking; shapes above
+ *    the 4 MFLOP threading threshold for every GEMM split).
  *    Tolerance: |fast - ref| <= tol * sum|terms| + 2^-22 |ref| with
  *    tol = 4 * sqrt(red) * 2^-24; sum|terms| is the reference gradient of the
  *    absolute values (|w|, |dy|, |x|), red the reduction length: Kg*R*S for
@@ -278,6 +279,21 @@ static void test_conv_fast_vs_reference(void) {
             e.groups = 32; e.stride_h = e.stride_w = 2; e.pad_top = e.pad_left = 1;
             e.layout = d.layout;
             conv_fast_case(&e, t, 0);
+            /* above the threading threshold (4 MFLOP): channel/row splits of
+             * 1x1 GEMMs, grouped GEMMs, and an odd split (C = 3) with row blocks */
+            ck_conv2d_desc f = ck_conv2d_desc_init(2, 48, 24, 24, 40, 1, 1);
+            f.layout = d.layout;
+            conv_fast_case(&f, t, 0);
+            ck_conv2d_desc g = ck_conv2d_desc_init(2, 24, 20, 20, 24, 3, 3);
+            g.groups = 2; g.pad_top = g.pad_left = g.pad_bottom = g.pad_right = 1;
+            g.layout = d.layout;
+            conv_fast_case(&g, t, 0);
+            conv_fast_case(&g, t, 48 << 10);
+            ck_conv2d_desc h = ck_conv2d_desc_init(3, 3, 40, 40, 16, 7, 7);
+            h.stride_h = h.stride_w = 2; h.pad_top = h.pad_left = h.pad_bottom = h.pad_right = 3;
+            h.layout = d.layout;
+            conv_fast_case(&h, t, 0);
+            conv_fast_case(&h, t, 32 << 10);
         }
 }
 

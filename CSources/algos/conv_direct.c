@@ -43,10 +43,24 @@ typedef struct direct_chunk {
     const ck_direct_ukernel_set *ks;
 } direct_chunk;
 
+/* Geometry the driver runs on: the layer's, or a flattened one (1x1
+ * stride-1 unpadded convolutions as one long row; strided 1x1 ones after
+ * packing the sampled input pixels).  qlo..qhi: the output columns whose
+ * horizontal taps all lie inside the input. */
+typedef struct direct_geom {
+    int64_t H, W, P, Q, sh, sw, pt, pl, qlo, qhi;
+} direct_geom;
+
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
 typedef struct direct_state {
     ck_isa isa;
-    int64_t H, W, P, Q;               /* effective geometry (1x1 s1 flattened) */
-    int64_t sh, sw, pt, pl;
+    direct_geom gm;                   /* geometry (1x1 s1 flattened) */
+    direct_geom gpk;                  /* strided 1x1: the packed geometry */
+    int pack1x1;                      /* strided unpadded 1x1: pack the sampled pixels first */
+    int chunk_inner;                  /* items: output chunk innermost (input block reused) */
+    int rowseg;                       /* segments follow rows and interior bounds */
+    int64_t G;
     int64_t CBg, KBg, CBt, KBt;       /* channel blocks per group / total */
     int64_t nch;                      /* chunks per group */
     direct_chunk *chunks;             /* nch entries */
@@ -59,10 +73,18 @@ typedef struct direct_state {
 
 /* ---- applicability ------------------------------------------------------ */
 
+/* Strided unpadded 1x1: the sampled input pixels are packed contiguously
+ * (one image at a time) and the convolution runs as a stride-1 1x1 one. */
+static int direct_is_pack1x1(const ck_conv2d_desc *d) {
+    return d->r == 1 && d->s == 1 && (d->stride_h > 1 || d->stride_w > 1) && !d->pad_top && !d->pad_left &&
+           !d->pad_bottom && !d->pad_right;
+}
+
 static size_t direct_workspace(const ck_conv2d_desc *d, int64_t P, int64_t Q) {
-    if (d->layout == CK_LAYOUT_NCHW8C) return 0;
     const int64_t cb = (d->c + 7) / 8, kb = (d->k + 7) / 8;
-    return (size_t)(cb * d->h * d->w * 8 + kb * P * Q * 8) * sizeof(float);
+    const int64_t xin = direct_is_pack1x1(d) ? cb * P * Q * 8 : cb * d->h * d->w * 8;
+    if (d->layout == CK_LAYOUT_NCHW8C) return direct_is_pack1x1(d) ? (size_t)xin * sizeof(float) : 0;
+    return (size_t)(xin + kb * P * Q * 8) * sizeof(float);
 }
 
 static ck_status direct_applicable(const ck_conv2d_desc *d, const ck_plan_options *o) {
@@ -82,6 +104,16 @@ static ck_status direct_applicable(const ck_conv2d_desc *d, const ck_plan_option
 }
 
 /* ---- plan creation: packing ----------------------------------------------- */
+
+/* qlo..qhi: output columns whose taps q*sw - pl + s*dw (s < S) are all
+ * inside [0, W). */
+static void direct_set_bounds(direct_geom *gm, int64_t S, int64_t dw) {
+    gm->qlo = ceil_div(gm->pl, gm->sw);
+    const int64_t num = gm->W - 1 - (S - 1) * dw + gm->pl;
+    gm->qhi = num < 0 ? 0 : num / gm->sw + 1;
+    if (gm->qhi > gm->Q) gm->qhi = gm->Q;
+    if (gm->qlo > gm->qhi) gm->qlo = gm->qhi;
+}
 
 static const ck_direct_ukernel_set *direct_kernels(ck_isa isa, int nbk) {
 #if defined(__x86_64__)
@@ -128,12 +160,21 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
     st->KBt = (d->k + 7) / 8;
     st->CBg = G == 1 ? st->CBt : Cg / 8;
     st->KBg = G == 1 ? st->KBt : Kg / 8;
-    st->H = d->h; st->W = d->w; st->P = plan->out_h; st->Q = plan->out_w;
-    st->sh = d->stride_h; st->sw = d->stride_w; st->pt = d->pad_top; st->pl = d->pad_left;
-    if (R == 1 && S == 1 && d->stride_h == 1 && d->stride_w == 1 && !d->pad_top && !d->pad_left &&
-        !d->pad_bottom && !d->pad_right) {
-        st->W = st->Q = d->h * d->w;   /* one long row */
-        st->H = st->P = 1;
+    st->G = G;
+    direct_geom *gm = &st->gm;
+    gm->H = d->h; gm->W = d->w; gm->P = plan->out_h; gm->Q = plan->out_w;
+    gm->sh = d->stride_h; gm->sw = d->stride_w; gm->pt = d->pad_top; gm->pl = d->pad_left;
+    const int unpadded = !d->pad_top && !d->pad_left && !d->pad_bottom && !d->pad_right;
+    if (R == 1 && S == 1 && d->stride_h == 1 && d->stride_w == 1 && unpadded) {
+        gm->W = gm->Q = d->h * d->w;   /* one long row */
+        gm->H = gm->P = 1;
+    }
+    direct_set_bounds(gm, S, d->dilation_w);
+    if (R == 1 && S == 1 && unpadded && (d->stride_h > 1 || d->stride_w > 1)) {
+        st->pack1x1 = 1;
+        const int64_t PQ = plan->out_h * plan->out_w;
+        st->gpk = (direct_geom){1, PQ, 1, PQ, 1, 1, 0, 0, 0, 0};
+        direct_set_bounds(&st->gpk, 1, 1);
     }
 
     /* output-channel chunks: main_nbk blocks each, the remainder last */
@@ -193,6 +234,14 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
         for (int64_t k = 0; k < st->KBt * 8; k++) st->bias[k] = k < d->k ? bias[k] : 0.f;
     }
     plan->workspace_size = direct_workspace(d, plan->out_h, plan->out_w);
+    /* work item order: when all of a group's packed weights stay in L2
+     * (1x1 layers, small-C first layers), loop over the output chunks
+     * innermost so each input pixel block is read from memory once */
+    st->chunk_inner = st->group_wsize * (int64_t)sizeof(float) <= 128 * 1024;
+    /* segments follow the rows when no output column touches the left/right
+     * padding (no gathers at all then); with padding, flat segments put the
+     * border pixels of two rows into one gather call, fewer than per row */
+    st->rowseg = gm->qlo == 0 && gm->qhi == gm->Q;
     snprintf(st->name, sizeof st->name, "direct/%s", st->isa == CK_ISA_AVX2_FMA ? "avx2_fma" : st->isa == CK_ISA_NEON ? "neon" : "scalar");
     plan->impl_name = st->name;
     return CK_OK;
@@ -242,6 +291,34 @@ static void to_blocked(ck_layout layout, const float *src, int64_t C, int64_t H,
     }
 }
 
+/* Strided 1x1: dst [CB][P*Q][8] = the input pixels (p*sh, q*sw) of one image
+ * in any layout. */
+static void pack_sampled(ck_layout layout, const float *src, int64_t C, int64_t H, int64_t W, int64_t sh, int64_t sw,
+                         int64_t P, int64_t Q, float *dst, int nt) {
+    const int64_t CB = (C + 7) / 8, HW = H * W, PQ = P * Q;
+    (void)nt;
+#pragma omp parallel for num_threads(nt) schedule(static) collapse(2)
+    for (int64_t cb = 0; cb < CB; cb++)
+        for (int64_t p = 0; p < P; p++) {
+            float *o = dst + (cb * PQ + p * Q) * 8;
+            const int64_t nc = C - cb * 8 < 8 ? C - cb * 8 : 8;
+            const int64_t h = p * sh;
+            for (int64_t q = 0; q < Q; q++) {
+                const int64_t w = q * sw;
+                int64_t c = 0;
+                if (layout == CK_LAYOUT_NCHW8C) {
+                    memcpy(o + q * 8, src + ((cb * H + h) * W + w) * 8, 8 * sizeof(float));
+                    continue;
+                }
+                if (layout == CK_LAYOUT_NCHW)
+                    for (; c < nc; c++) o[q * 8 + c] = src[(cb * 8 + c) * HW + h * W + w];
+                else
+                    for (; c < nc; c++) o[q * 8 + c] = src[(h * W + w) * C + cb * 8 + c];
+                for (; c < 8; c++) o[q * 8 + c] = 0.f;
+            }
+        }
+}
+
 static inline float act_apply(ck_activation a, float v) {
     switch (a.kind) {
     case CK_ACT_NONE: return v;
@@ -283,30 +360,68 @@ static void from_blocked(ck_layout layout, const float *src, const float *res, c
 
 /* ---- execution ---------------------------------------------------------------- */
 
-static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-/* Run nimg images already in NCHW8c: xb [nimg][CBt][H][W][8] -> yb. */
-static void direct_run(const ck_plan *plan, const direct_state *st, int64_t nimg, const float *xb, float *yb,
-                       const float *resb, ck_activation act, int fused_act) {
-    const ck_conv2d_desc *d = &plan->d.conv;
-    const int64_t G = d->groups, R = d->r, S = d->s, Cg = d->c / G;
-    const int64_t H = st->H, W = st->W, P = st->P, Q = st->Q, PQ = P * Q;
-    const int64_t xcbs = H * W * 8, ycbs = PQ * 8;
-    const int64_t sh = st->sh, sw = st->sw, pt = st->pt, pl = st->pl;
-    const int64_t dh = d->dilation_h, dw = d->dilation_w;
-    const int nt = plan->threads;
+/* One segment of ur consecutive output pixels starting at flat pixel f: the
+ * interior kernel when they lie in one row with every horizontal tap inside
+ * the input, else the gather kernel. */
+static inline void direct_segment(ck_direct_ukernel_params *prm, const ck_direct_ukernel_set *ks,
+                                  const direct_geom *gm, const float *xc, float *yimg, const float *rimg, int64_t f,
+                                  int ur, int64_t *ih, int64_t *iw, int64_t *yoff) {
+    const int64_t Q = gm->Q, p = f / Q, q = f % Q;
+    const int64_t iw0 = q * gm->sw - gm->pl;
+    prm->ur = ur;
+    prm->x = xc;
+    if (q + ur <= Q && q >= gm->qlo && q + ur <= gm->qhi) {
+        const int64_t ih0 = p * gm->sh - gm->pt, H = gm->H, dh = prm->dh, R = prm->R;
+        int64_t r0 = ih0 >= 0 ? 0 : ceil_div(-ih0, dh);
+        int64_t r1 = H - 1 - ih0 < 0 ? 0 : (H - 1 - ih0) / dh + 1;
+        if (r1 > R) r1 = R;
+        if (r0 > r1) r0 = r1;
+        prm->ih0 = ih0; prm->iw0 = iw0; prm->r0 = r0; prm->r1 = r1;
+        prm->y = yimg + f * 8;
+        prm->res = prm->last && rimg ? rimg + f * 8 : NULL;
+        ks->interior[ur](prm);
+    } else {
+        for (int j = 0; j < ur; j++) {
+            const int64_t fj = f + j, pj = fj / Q, qj = fj % Q;
+            ih[j] = pj * gm->sh - gm->pt;
+            iw[j] = qj * gm->sw - gm->pl;
+            yoff[j] = fj * 8;
+        }
+        prm->y = yimg;
+        prm->res = prm->last ? rimg : NULL;
+        ks->gather[ur](prm);
+    }
+}
+
+/* Pixel block size (see direct_run). */
+static int64_t direct_pixel_block(const direct_state *st, const direct_geom *gm, int64_t nimg, int nt) {
+    const int64_t PQ = gm->P * gm->Q, base = nimg * st->G * st->nch;
     const int ur_main = st->chunks[0].ks->ur_max;
-
-    /* pixel block: output tile of <= ~32 KiB (nbk=4: 256 pixels), at least
-     * ~4 items per thread, a multiple of ur. */
-    const int64_t base = nimg * G * st->nch;
     int64_t pb = 32 * 1024 / (st->chunks[0].nbk * 32);
     const int64_t want_blocks = ceil_div(4 * (int64_t)nt, base);
     if (ceil_div(PQ, pb) < want_blocks) pb = ceil_div(PQ, want_blocks);
     pb = ceil_div(pb, ur_main) * ur_main;
     if (pb < 1) pb = 1;
+    return pb;
+}
+
+/* Run nimg images already in NCHW8c with geometry gm: xb [nimg][CBt][H][W][8]
+ * -> yb. */
+static void direct_run(const ck_plan *plan, const direct_state *st, const direct_geom *gm, int64_t nimg,
+                       const float *xb, float *yb, const float *resb, ck_activation act, int fused_act) {
+    const ck_conv2d_desc *d = &plan->d.conv;
+    const int64_t G = d->groups, R = d->r, S = d->s, Cg = d->c / G;
+    const int64_t H = gm->H, W = gm->W, Q = gm->Q, PQ = gm->P * Q;
+    const int64_t xcbs = H * W * 8, ycbs = PQ * 8;
+    const int64_t qlo = gm->qlo, qhi = gm->qhi;
+    const int nt = plan->threads;
+
+    /* pixel block: output tile of <= ~32 KiB (nbk=4: 256 pixels), at least
+     * ~4 items per thread, a multiple of ur. */
+    const int64_t pb = direct_pixel_block(st, gm, nimg, nt);
     const int64_t nblk = ceil_div(PQ, pb);
-    const int64_t nitems = base * nblk;
+    const int64_t nitems = nimg * G * st->nch * nblk;
 
     int kact = fused_act ? (int)act.kind : CK_ACT_NONE;
     const int post_act = fused_act && (act.kind == CK_ACT_SIGMOID || act.kind == CK_ACT_TANH);
@@ -315,10 +430,18 @@ static void direct_run(const ck_plan *plan, const direct_state *st, int64_t nimg
 
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int64_t it = 0; it < nitems; it++) {
-        const int64_t bi = it % nblk;
-        int64_t t = it / nblk;
-        const int64_t ch = t % st->nch;
-        t /= st->nch;
+        int64_t bi, ch, t;
+        if (st->chunk_inner) {
+            ch = it % st->nch;
+            t = it / st->nch;
+            bi = t % nblk;
+            t /= nblk;
+        } else {
+            bi = it % nblk;
+            t = it / nblk;
+            ch = t % st->nch;
+            t /= st->nch;
+        }
         const int64_t g = t % G, n = t / G;
         const direct_chunk *c = &st->chunks[ch];
         const ck_direct_ukernel_set *ks = c->ks;
@@ -338,7 +461,7 @@ static void direct_run(const ck_plan *plan, const direct_state *st, int64_t nimg
         prm.w_cb_stride = wcbs;
         prm.y_kb_stride = ycbs;
         prm.H = H; prm.W = W; prm.R = R; prm.S = S;
-        prm.sw = sw; prm.dh = dh; prm.dw = dw;
+        prm.sw = gm->sw; prm.dh = d->dilation_h; prm.dw = d->dilation_w;
         prm.ih = ih; prm.iw = iw; prm.yoff = yoff;
         prm.nbk = c->nbk;
         prm.alpha = act.alpha;
@@ -353,39 +476,38 @@ static void direct_run(const ck_plan *plan, const direct_state *st, int64_t nimg
             prm.act = prm.last ? kact : CK_ACT_NONE;
             const float *xc = ximg + cb0 * xcbs;
             prm.w = wch + cb0 * wcbs;
-            /* split the block into equal segments of <= urm pixels (49 pixels
-             * at ur 6: 6,6,6,6,5,5,5,5,5 instead of 8x6 + a lone pixel) */
-            const int64_t L = f1 - f0, nseg = ceil_div(L, urm), sbase = L / nseg, sextra = L % nseg;
-            int64_t f = f0;
-            for (int64_t sg = 0; sg < nseg; sg++) {
-                const int ur = (int)(sbase + (sg < sextra));
-                const int64_t p = f / Q, q = f % Q;
-                const int64_t iw0 = q * sw - pl;
-                prm.ur = ur;
-                if (q + ur <= Q && iw0 >= 0 && iw0 + (ur - 1) * sw + (S - 1) * dw < W) {
-                    const int64_t ih0 = p * sh - pt;
-                    int64_t r0 = ih0 >= 0 ? 0 : ceil_div(-ih0, dh);
-                    int64_t r1 = H - 1 - ih0 < 0 ? 0 : (H - 1 - ih0) / dh + 1;
-                    if (r1 > R) r1 = R;
-                    if (r0 > r1) r0 = r1;
-                    prm.x = xc;
-                    prm.ih0 = ih0; prm.iw0 = iw0; prm.r0 = r0; prm.r1 = r1;
-                    prm.y = yimg + f * 8;
-                    prm.res = prm.last && rimg ? rimg + f * 8 : NULL;
-                    ks->interior[ur](&prm);
-                } else {
-                    for (int j = 0; j < ur; j++) {
-                        const int64_t fj = f + j, pj = fj / Q, qj = fj % Q;
-                        ih[j] = pj * sh - pt;
-                        iw[j] = qj * sw - pl;
-                        yoff[j] = fj * 8;
+            if (st->rowseg) {
+                /* row pieces, each cut at the horizontal interior bounds
+                 * [qlo, qhi) and split into equal segments */
+                for (int64_t fa = f0; fa < f1;) {
+                    const int64_t p = fa / Q, qa = fa % Q, qb = f1 - p * Q < Q ? f1 - p * Q : Q;
+                    const int64_t a1 = qlo < qa ? qa : (qlo > qb ? qb : qlo);
+                    const int64_t a2 = qhi < a1 ? a1 : (qhi > qb ? qb : qhi);
+                    const int64_t cut[4] = {qa, a1, a2, qb};
+                    for (int pc = 0; pc < 3; pc++) {
+                        const int64_t a = cut[pc], b = cut[pc + 1];
+                        if (b <= a) continue;
+                        const int64_t L = b - a, nseg = ceil_div(L, urm), sbase = L / nseg, sextra = L % nseg;
+                        int64_t f = p * Q + a;
+                        for (int64_t sg = 0; sg < nseg; sg++) {
+                            const int ur = (int)(sbase + (sg < sextra));
+                            direct_segment(&prm, ks, gm, xc, yimg, rimg, f, ur, ih, iw, yoff);
+                            f += ur;
+                        }
                     }
-                    prm.x = xc;
-                    prm.y = yimg;
-                    prm.res = prm.last ? rimg : NULL;
-                    ks->gather[ur](&prm);
+                    fa = p * Q + qb;
                 }
-                f += ur;
+            } else {
+                /* split the block into equal segments of <= urm pixels (49
+                 * pixels at ur 6: 6,6,6,6,5,5,5,5,5 instead of 8x6 + a lone
+                 * pixel) */
+                const int64_t L = f1 - f0, nseg = ceil_div(L, urm), sbase = L / nseg, sextra = L % nseg;
+                int64_t f = f0;
+                for (int64_t sg = 0; sg < nseg; sg++) {
+                    const int ur = (int)(sbase + (sg < sextra));
+                    direct_segment(&prm, ks, gm, xc, yimg, rimg, f, ur, ih, iw, yoff);
+                    f += ur;
+                }
             }
         }
         if (post_act) {
@@ -405,16 +527,30 @@ static void direct_run(const ck_plan *plan, const direct_state *st, int64_t nimg
 static ck_status direct_execute(const ck_plan *plan, const float *x, float *y, const float *res, void *ws) {
     const direct_state *st = plan->algo_state;
     const ck_conv2d_desc *d = &plan->d.conv;
+    const int64_t P = plan->out_h, Q = plan->out_w, CBt = st->CBt, KBt = st->KBt;
     if (d->layout == CK_LAYOUT_NCHW8C) {
-        direct_run(plan, st, d->n, x, y, res, d->activation, 1);
+        if (!st->pack1x1) {
+            direct_run(plan, st, &st->gm, d->n, x, y, res, d->activation, 1);
+            return CK_OK;
+        }
+        float *xp = ws;
+        for (int64_t n = 0; n < d->n; n++) {
+            pack_sampled(d->layout, x + n * CBt * d->h * d->w * 8, d->c, d->h, d->w, d->stride_h, d->stride_w, P,
+                         Q, xp, plan->threads);
+            direct_run(plan, st, &st->gpk, 1, xp, y + n * KBt * P * Q * 8, res ? res + n * KBt * P * Q * 8 : NULL,
+                       d->activation, 1);
+        }
         return CK_OK;
     }
-    const int64_t P = plan->out_h, Q = plan->out_w;
     float *xb = ws;
-    float *yb = xb + st->CBt * d->h * d->w * 8;
+    float *yb = xb + (st->pack1x1 ? CBt * P * Q * 8 : CBt * d->h * d->w * 8);
     for (int64_t n = 0; n < d->n; n++) {
-        to_blocked(d->layout, x + n * d->c * d->h * d->w, d->c, d->h, d->w, xb, plan->threads);
-        direct_run(plan, st, 1, xb, yb, NULL, d->activation, 0);
+        const float *xn = x + n * d->c * d->h * d->w;
+        if (st->pack1x1)
+            pack_sampled(d->layout, xn, d->c, d->h, d->w, d->stride_h, d->stride_w, P, Q, xb, plan->threads);
+        else
+            to_blocked(d->layout, xn, d->c, d->h, d->w, xb, plan->threads);
+        direct_run(plan, st, st->pack1x1 ? &st->gpk : &st->gm, 1, xb, yb, NULL, d->activation, 0);
         from_blocked(d->layout, yb, res ? res + n * d->k * P * Q : NULL, d->activation, d->k, P, Q,
                      y + n * d->k * P * Q, plan->threads);
     }

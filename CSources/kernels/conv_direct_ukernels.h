@@ -97,9 +97,9 @@ static const float ckd_zeros[8] __attribute__((aligned(32))) = {0, 0, 0, 0, 0, 0
  * of pixel j's 8 input channels, ws the tap's packed weights [8 c][NBK][8].
  * Register budget (16 ymm): UR*NBK accumulators plus either NBK weights and
  * one broadcast (NBK <= UR) or UR broadcasts and one weight (NBK > UR). */
-#define CKD_TAP(PX)                                                                     \
+#define CKD_TAP_NC(PX, NC)                                                              \
     do {                                                                                \
-        for (int c = 0; c < nc; c++) {                                                   \
+        for (int c = 0; c < (NC); c++) {                                                 \
             if (NBK <= UR) {                                                            \
                 __m256 wv[CKD_MAX_NBK];                                                 \
                 CKD_UNROLL_X86 for (int i = 0; i < NBK; i++) wv[i] = _mm256_load_ps(ws + (c * NBK + i) * 8); \
@@ -116,6 +116,15 @@ static const float ckd_zeros[8] __attribute__((aligned(32))) = {0, 0, 0, 0, 0, 0
                 }                                                                       \
             }                                                                           \
         }                                                                               \
+    } while (0)
+
+/* RGB first layers (3 channels) get a constant trip count so the short
+ * channel loop is fully unrolled (+4% on 7x7s2/11x11s4 C=3); unrolling the
+ * 8-channel case too measured ~2% slower on the 3x3 layers. */
+#define CKD_TAP(PX)                                                                     \
+    do {                                                                                \
+        if (nc == 3) CKD_TAP_NC(PX, 3);                                                 \
+        else CKD_TAP_NC(PX, nc);                                                        \
     } while (0)
 
 static inline __attribute__((always_inline)) CKD_TARGET void

@@ -301,6 +301,50 @@ int main(void) {
         tc.threads = 2;
         run_case(&tc);
     }
+    /* 9. strided unpadded 1x1 (the sampled input pixels are packed first):
+     * strides 2..4 (unequal too), odd sizes, batch, groups, every layout,
+     * residual, activations, threads; plus a padded strided 1x1 (not packed) */
+    static const int64_t s1[][8] = {
+        /* n, c, h, w, k, sh, sw, groups */
+        {1, 64, 14, 14, 128, 2, 2, 1}, {2, 13, 9, 7, 21, 2, 2, 1}, {1, 8, 11, 13, 8, 3, 2, 1},
+        {1, 1, 5, 9, 6, 2, 4, 1},      {3, 24, 6, 5, 40, 2, 1, 1}, {2, 32, 7, 9, 16, 2, 2, 2},
+        {1, 17, 1, 9, 9, 1, 3, 1},     {1, 40, 15, 15, 72, 4, 4, 1},
+    };
+    for (int a = 0; a < 8; a++)
+        for (int l = 0; l < 3; l++) {
+            memset(&tc, 0, sizeof tc);
+            tc.d = mk(s1[a][0], s1[a][1], s1[a][2], s1[a][3], s1[a][4], 1, 1);
+            tc.d.stride_h = s1[a][5]; tc.d.stride_w = s1[a][6];
+            tc.d.groups = s1[a][7];
+            randomise_rest(&tc, a * 3 + l);
+            tc.d.layout = (ck_layout)l;
+            tc.integer = a % 3 == 0;
+            run_case(&tc);
+        }
+    memset(&tc, 0, sizeof tc);
+    tc.d = mk(1, 16, 8, 9, 24, 1, 1);
+    tc.d.stride_h = tc.d.stride_w = 2;
+    tc.d.pad_top = tc.d.pad_right = 1;
+    randomise_rest(&tc, 5);
+    run_case(&tc);
+    /* 10. unpadded small-C layers (segments follow the rows; LeNet c1,
+     * AlexNet conv1-like), rows longer and shorter than the micro-tile */
+    static const int64_t sc[][8] = {
+        /* n, c, h, w, k, r(=s), stride, dilation */
+        {1, 1, 32, 32, 6, 5, 1, 1}, {2, 3, 27, 31, 20, 11, 4, 1}, {1, 1, 9, 40, 16, 3, 1, 2},
+        {1, 2, 30, 18, 9, 5, 2, 1}, {1, 4, 6, 6, 24, 3, 1, 1},
+    };
+    for (int a = 0; a < 5; a++)
+        for (int l = 0; l < 3; l++) {
+            memset(&tc, 0, sizeof tc);
+            tc.d = mk(sc[a][0], sc[a][1], sc[a][2], sc[a][3], sc[a][4], sc[a][5], sc[a][5]);
+            tc.d.stride_h = tc.d.stride_w = sc[a][6];
+            tc.d.dilation_h = tc.d.dilation_w = sc[a][7];
+            randomise_rest(&tc, a * 3 + l + 1);
+            tc.d.layout = (ck_layout)l;
+            tc.integer = a % 2 == 0;
+            run_case(&tc);
+        }
     printf("test_direct: %d generated cases\n", g_cases);
     return ck_test_finish("test_direct");
 }

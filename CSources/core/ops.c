@@ -207,31 +207,35 @@ static void ck_pool_fast(const ck_plan *pl, const float *x, float *y) {
                           .y_pix = nchw ? 1 : (nhwc ? C : 8), .y_row = nchw ? Q : (nhwc ? Q * C : Q * 8),
                           .R = d->r, .S = d->s, .sh = d->stride_h, .sw = d->stride_w, .pt = d->pad_top,
                           .pl = d->pad_left, .dh = d->dilation_h, .dw = d->dilation_w, .nc = nchw ? 1 : 8};
-    const int nt = pl->threads;
     const int64_t tasks = d->n * blocks;
+    /* tiny layers (global pooling of a 7x7 map: microseconds) run on the calling
+     * thread: starting a parallel region would cost more than the work */
+    const double work = (double)tasks * (double)(P * Q) * (double)(d->r * d->s) * (nchw ? 1 : 8);
+    const int nt = work < 262144.0 ? 1 : pl->threads;
     int64_t chunks = tasks >= 4 * nt ? 1 : (4 * nt + tasks - 1) / tasks;
     if (chunks > P) chunks = P;
-#pragma omp parallel for collapse(2) num_threads(nt) schedule(static)
-    for (int64_t t = 0; t < tasks; t++)
-        for (int64_t ch = 0; ch < chunks; ch++) {
-            const int64_t n = t / blocks, b = t % blocks;
-            ck_chanvec_geom g = g0;
-            const float *xb;
-            float *yb;
-            if (nchw) {
-                xb = x + (n * C + b) * H * W;
-                yb = y + (n * C + b) * P * Q;
-            } else if (nhwc) {
-                g.nc = (int)(C - b * 8 < 8 ? C - b * 8 : 8);
-                xb = x + n * H * W * C + b * 8;
-                yb = y + n * P * Q * C + b * 8;
-            } else {
-                xb = x + (n * blocks + b) * H * W * 8;
-                yb = y + (n * blocks + b) * P * Q * 8;
-            }
-            kern(&g, xb, yb, P * ch / chunks, P * (ch + 1) / chunks, d->kind == CK_POOL_MAX, d->count_include_pad,
-                 d->pad_bottom, d->pad_right);
+    const int64_t items = tasks * chunks;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t it = 0; it < items; it++) {
+        const int64_t t = it / chunks, ch = it % chunks;
+        const int64_t n = t / blocks, b = t % blocks;
+        ck_chanvec_geom g = g0;
+        const float *xb;
+        float *yb;
+        if (nchw) {
+            xb = x + (n * C + b) * H * W;
+            yb = y + (n * C + b) * P * Q;
+        } else if (nhwc) {
+            g.nc = (int)(C - b * 8 < 8 ? C - b * 8 : 8);
+            xb = x + n * H * W * C + b * 8;
+            yb = y + n * P * Q * C + b * 8;
+        } else {
+            xb = x + (n * blocks + b) * H * W * 8;
+            yb = y + (n * blocks + b) * P * Q * 8;
         }
+        kern(&g, xb, yb, P * ch / chunks, P * (ch + 1) / chunks, d->kind == CK_POOL_MAX, d->count_include_pad,
+             d->pad_bottom, d->pad_right);
+    }
 }
 
 ck_status ck_pool2d_execute(const ck_plan *p, const float *x, float *y) {

@@ -230,8 +230,122 @@ CK_AVX2 void ck_f32_dwconv_ukernel_8c__avx2_fma(const ck_chanvec_geom *g, const 
     else dw_body(g, x, w, b, res, y, p0, p1, act, 0, lane_mask(g->nc));
 }
 
+CK_AVX2_INLINE __m256 pool_op(const int MAX, __m256 a, __m256 b) { return MAX ? _mm256_max_ps(a, b) : _mm256_add_ps(a, b); }
+
+/* Pooling, window fully inside the input, R x S in {2,3}, dilation 1, stride SW
+ * (all compile-time): N outputs of a row.  Each input column is reduced over the
+ * R rows once and shared by the outputs whose windows overlap it (3x3 stride 2:
+ * 6 loads per output instead of 9).  Average divides (like the reference) by
+ * R*S, the element count of a window that is inside the input. */
+CK_AVX2_INLINE void pool_step(const int N, const int R, const int S, const int SW, const int MAX, const float *xp,
+                              int64_t x_row, int64_t x_pix, float *yp, int64_t y_pix) {
+    __m256 acc[8];
+#pragma GCC unroll 17
+    for (int i = 0; i < (N - 1) * SW + S; i++) {
+        __m256 col = _mm256_loadu_ps(xp + i * x_pix);
+#pragma GCC unroll 3
+        for (int r = 1; r < R; r++) col = pool_op(MAX, col, _mm256_loadu_ps(xp + r * x_row + i * x_pix));
+#pragma GCC unroll 3
+        for (int s = 0; s < S; s++) {
+            const int j = (i - s) / SW;
+            if (i - s < 0 || (i - s) % SW || j >= N) continue;
+            acc[j] = s == 0 ? col : pool_op(MAX, acc[j], col);
+        }
+    }
+#pragma GCC unroll 8
+    for (int j = 0; j < N; j++)
+        _mm256_storeu_ps(yp + j * y_pix, MAX ? acc[j] : _mm256_div_ps(acc[j], _mm256_set1_ps((float)(R * S))));
+}
+
+/* One output row's interior columns [q, q_hi) through pool_step, 8 then 1 at a time. */
+CK_AVX2_INLINE void pool_row(const int R, const int S, const int SW, const int MAX, const int64_t PIX,
+                             const ck_chanvec_geom *g, const float *x, float *yrow, int64_t h0, int64_t q, int64_t q_hi) {
+    const int64_t xp = PIX ? PIX : g->x_pix, yp = PIX ? PIX : g->y_pix;
+    const float *xr = x + h0 * g->x_row;
+    for (; q + 8 <= q_hi; q += 8) pool_step(8, R, S, SW, MAX, xr + (q * SW - g->pl) * xp, g->x_row, xp, yrow + q * yp, yp);
+    for (; q < q_hi; q++) pool_step(1, R, S, SW, MAX, xr + (q * SW - g->pl) * xp, g->x_row, xp, yrow + q * yp, yp);
+}
+
+#define POOL_ROW_SW(R, S, MAX, PIX)                                                                                  \
+    (g->sw == 1 ? pool_row(R, S, 1, MAX, PIX, g, x, yrow, h0, q_lo, q_hi)                                            \
+                : pool_row(R, S, 2, MAX, PIX, g, x, yrow, h0, q_lo, q_hi))
+#define POOL_ROW_RS(MAX, PIX)                                                                                        \
+    (g->R == 3 ? POOL_ROW_SW(3, 3, MAX, PIX) : POOL_ROW_SW(2, 2, MAX, PIX))
+
+/* A row's interior columns (whole window inside the input, no clipping) when
+ * the unrolled kernel covers the shape; returns 0 if not. */
+CK_AVX2_INLINE int pool_row_fast(const ck_chanvec_geom *g, const float *x, float *yrow, int64_t h0, int64_t q_lo,
+                                 int64_t q_hi, int is_max) {
+    if (!(g->R == g->S && (g->R == 2 || g->R == 3) && g->dh == 1 && g->dw == 1 && (g->sw == 1 || g->sw == 2)))
+        return 0;
+    if (g->x_pix == 8 && g->y_pix == 8) {
+        if (is_max) POOL_ROW_RS(1, 8);
+        else POOL_ROW_RS(0, 8);
+    } else {
+        if (is_max) POOL_ROW_RS(1, 0);
+        else POOL_ROW_RS(0, 0);
+    }
+    return 1;
+}
+#undef POOL_ROW_SW
+#undef POOL_ROW_RS
+
+/* Interior columns [q, q_hi) of a row for any other window (global pooling of a
+ * 7x7 map among them): four independent accumulator chains. */
+CK_AVX2_INLINE void pool_row_any(const int MAX, const ck_chanvec_geom *g, const float *x, float *yrow, int64_t h0,
+                                 int64_t q, int64_t q_hi) {
+    const __m256 init = MAX ? _mm256_set1_ps(-INFINITY) : _mm256_setzero_ps();
+    const int64_t dx = g->dw * g->x_pix, dy = g->dh * g->x_row, S = g->S;
+    if (g->x_pix == 8 && dx == 8 && dy == S * 8) {
+        /* the window is R*S consecutive vectors (a whole NCHW8c plane for global pooling) */
+        const int64_t n = g->R * S;
+        for (; q < q_hi; q++) {
+            const float *xp = x + h0 * g->x_row + (q * g->sw - g->pl) * 8;
+            __m256 a0 = init, a1 = init, a2 = init, a3 = init;
+            int64_t i = 0;
+            for (; i + 8 <= n; i += 8) {
+                a0 = pool_op(MAX, a0, pool_op(MAX, _mm256_loadu_ps(xp + i * 8), _mm256_loadu_ps(xp + i * 8 + 32)));
+                a1 = pool_op(MAX, a1, pool_op(MAX, _mm256_loadu_ps(xp + i * 8 + 8), _mm256_loadu_ps(xp + i * 8 + 40)));
+                a2 = pool_op(MAX, a2, pool_op(MAX, _mm256_loadu_ps(xp + i * 8 + 16), _mm256_loadu_ps(xp + i * 8 + 48)));
+                a3 = pool_op(MAX, a3, pool_op(MAX, _mm256_loadu_ps(xp + i * 8 + 24), _mm256_loadu_ps(xp + i * 8 + 56)));
+            }
+            for (; i < n; i++) a0 = pool_op(MAX, a0, _mm256_loadu_ps(xp + i * 8));
+            __m256 acc = pool_op(MAX, pool_op(MAX, a0, a1), pool_op(MAX, a2, a3));
+            if (!MAX) acc = _mm256_div_ps(acc, _mm256_set1_ps((float)n));
+            _mm256_storeu_ps(yrow + q * g->y_pix, acc);
+        }
+        return;
+    }
+    for (; q < q_hi; q++) {
+        const float *xp = x + h0 * g->x_row + (q * g->sw - g->pl) * g->x_pix;
+        __m256 a0 = init, a1 = init, a2 = init, a3 = init;
+        for (int64_t r = 0; r < g->R; r++, xp += dy) {
+            int64_t s = 0;
+            for (; s + 4 <= S; s += 4) {
+                a0 = pool_op(MAX, a0, _mm256_loadu_ps(xp + s * dx));
+                a1 = pool_op(MAX, a1, _mm256_loadu_ps(xp + (s + 1) * dx));
+                a2 = pool_op(MAX, a2, _mm256_loadu_ps(xp + (s + 2) * dx));
+                a3 = pool_op(MAX, a3, _mm256_loadu_ps(xp + (s + 3) * dx));
+            }
+            if (s < S) a0 = pool_op(MAX, a0, _mm256_loadu_ps(xp + s * dx));
+            if (s + 1 < S) a1 = pool_op(MAX, a1, _mm256_loadu_ps(xp + (s + 1) * dx));
+            if (s + 2 < S) a2 = pool_op(MAX, a2, _mm256_loadu_ps(xp + (s + 2) * dx));
+        }
+        __m256 acc = pool_op(MAX, pool_op(MAX, a0, a1), pool_op(MAX, a2, a3));
+        /* division (not multiply by 1/n) matches the reference's rounding */
+        if (!MAX) acc = _mm256_div_ps(acc, _mm256_set1_ps((float)(g->R * S)));
+        _mm256_storeu_ps(yrow + q * g->y_pix, acc);
+    }
+}
+
 CK_AVX2_INLINE void pool_body(const ck_chanvec_geom *g, const float *x, float *y, int64_t p0, int64_t p1, int is_max,
                               int cip, int64_t pb, int64_t pr, int full, __m256i m) {
+    /* interior columns: whole window inside [0, W) */
+    int64_t q_lo = (g->pl + g->sw - 1) / g->sw;
+    const int64_t last = g->W - 1 + g->pl - (g->S - 1) * g->dw;
+    int64_t q_hi = last < 0 ? 0 : last / g->sw + 1;
+    if (q_hi > g->Q) q_hi = g->Q;
+    if (q_lo > q_hi || !full) q_lo = q_hi = 0;
     for (int64_t p = p0; p < p1; p++) {
         const int64_t h0 = p * g->sh - g->pt;
         int64_t r0 = 0, r1 = g->R, pr0 = 0, pr1 = g->R;
@@ -239,36 +353,17 @@ CK_AVX2_INLINE void pool_body(const ck_chanvec_geom *g, const float *x, float *y
         while (r1 > r0 && h0 + (r1 - 1) * g->dh >= g->H) r1--;
         while (pr0 < g->R && h0 + pr0 * g->dh < -g->pt) pr0++;
         while (pr1 > pr0 && h0 + (pr1 - 1) * g->dh >= g->H + pb) pr1--;
-        /* interior columns (whole window inside the input): no clipping, and the
-         * divisor is R*S either way; the 2x2 and 3x3 windows are unrolled */
-        int64_t q_lo = (g->pl + g->sw - 1) / g->sw;
-        const int64_t last = g->W - 1 + g->pl - (g->S - 1) * g->dw;
-        int64_t q_hi = last < 0 ? 0 : last / g->sw + 1;
-        if (q_hi > g->Q) q_hi = g->Q;
-        if (q_lo > q_hi || r0 != 0 || r1 != g->R || !full || (g->S != 2 && g->S != 3) || g->R > 3) q_lo = q_hi = 0;
-        for (int64_t q = q_lo; q < q_hi; q++) {
-            const float *xp = x + h0 * g->x_row + (q * g->sw - g->pl) * g->x_pix;
-            const int64_t dx = g->dw * g->x_pix;
-            __m256 acc = _mm256_loadu_ps(xp);
-            for (int64_t r = 0; r < g->R; r++) {
-                const float *xr = xp + r * g->dh * g->x_row;
-                const __m256 v0 = r ? _mm256_loadu_ps(xr) : acc, v1 = _mm256_loadu_ps(xr + dx);
-                if (is_max) {
-                    acc = r ? _mm256_max_ps(acc, _mm256_max_ps(v0, v1)) : _mm256_max_ps(v0, v1);
-                    if (g->S == 3) acc = _mm256_max_ps(acc, _mm256_loadu_ps(xr + 2 * dx));
-                } else {
-                    acc = r ? _mm256_add_ps(acc, _mm256_add_ps(v0, v1)) : _mm256_add_ps(v0, v1);
-                    if (g->S == 3) acc = _mm256_add_ps(acc, _mm256_loadu_ps(xr + 2 * dx));
-                }
-            }
-            /* the window holds R*S real elements: both divisor rules agree when it is
-             * fully inside the input, but division (not multiply by 1/n) matches the
-             * reference's rounding */
-            if (!is_max) acc = _mm256_div_ps(acc, _mm256_set1_ps((float)(g->R * g->S)));
-            _mm256_storeu_ps(y + p * g->y_row + q * g->y_pix, acc);
+        float *yrow = y + p * g->y_row;
+        /* interior columns of a row whose window rows are all inside: no clipping,
+         * and the divisor is R*S under either rule */
+        int64_t qa = q_lo, qb = q_hi;
+        if (r0 != 0 || r1 != g->R) qa = qb = 0;
+        else if (!pool_row_fast(g, x, yrow, h0, qa, qb, is_max)) {
+            if (is_max) pool_row_any(1, g, x, yrow, h0, qa, qb);
+            else pool_row_any(0, g, x, yrow, h0, qa, qb);
         }
         for (int64_t q = 0; q < g->Q; q++) {
-            if (q == q_lo && q_hi > q_lo) { q = q_hi - 1; continue; }
+            if (q == qa && qb > qa) { q = qb - 1; continue; }
             const int64_t w0 = q * g->sw - g->pl;
             int64_t s0 = 0, s1 = g->S, ps0 = 0, ps1 = g->S;
             while (s0 < g->S && w0 + s0 * g->dw < 0) s0++;

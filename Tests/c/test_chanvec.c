@@ -215,6 +215,34 @@ int main(void) {
         check_pool(d, 1 + it % 2);
         pcases++;
     }
+    /* the unrolled pooling rows (2x2 and 3x3 windows, stride 1 and 2: 8 outputs
+     * per step sharing column reductions), wider maps so the 8-wide steps run,
+     * and global pooling (the window is the whole map) */
+    for (int it = 0; it < 120; it++) {
+        ck_pool2d_desc d;
+        memset(&d, 0, sizeof d);
+        d.kind = (ck_pool_kind)(it % 2);
+        d.n = 1 + it % 2; d.c = (const int64_t[]){8, 16, 5, 24, 11}[it % 5];
+        d.h = ck_rand_int(1, 30); d.w = ck_rand_int(1, 40);
+        d.r = d.s = 2 + (it / 2) % 2;
+        d.stride_h = d.stride_w = 1 + (it / 4) % 2;
+        d.dilation_h = d.dilation_w = 1;
+        d.pad_top = ck_rand_int(0, d.r - 1); d.pad_bottom = ck_rand_int(0, d.r - 1);
+        d.pad_left = ck_rand_int(0, d.s - 1); d.pad_right = ck_rand_int(0, d.s - 1);
+        d.ceil_mode = (int32_t)(it % 7 == 0);
+        d.count_include_pad = (int32_t)(it % 3 == 0);
+        d.layout = layouts[(it / 8) % 3];
+        if (it % 10 == 9) { /* global */
+            d.r = d.h = ck_rand_int(1, 9); d.s = d.w = ck_rand_int(1, 9);
+            d.stride_h = d.stride_w = 1;
+            d.pad_top = d.pad_bottom = d.pad_left = d.pad_right = 0;
+            d.ceil_mode = 0;
+        }
+        int64_t P, Q;
+        if (ck_pool2d_output_shape(&d, &P, &Q) != CK_OK) continue;
+        check_pool(d, 1 + (it / 3) % 2);
+        pcases++;
+    }
     printf("depthwise cases: %d, pooling cases: %d, worst depthwise error ratio %.3g\n", cases, pcases, worst_ratio);
     return ck_test_finish("test_chanvec");
 }

@@ -271,7 +271,7 @@ static ck_status create(ck_plan *p, const float *w, const float *b) {
     const int64_t npan = Kp / CK_WINO_NR;
     float *U = s->U;
     if (!s->use_blas) {
-#pragma omp parallel for num_threads(p->threads) schedule(dynamic, 1)
+#pragma omp parallel for num_threads(p->threads) schedule(static, 1)
         for (int64_t pan = 0; pan < npan; pan++) {
             const int64_t k0 = pan * CK_WINO_NR, kn = K - k0 < CK_WINO_NR ? K - k0 : CK_WINO_NR;
             for (int64_t c = 0; c < C; c++) {

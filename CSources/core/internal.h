@@ -7,7 +7,10 @@
 #include <stdbool.h>
 
 /* OpenMP: Swift's bundled clang ships no omp.h, so declare the few runtime
- * calls we use ourselves; `#pragma omp` needs no header. */
+ * calls we use ourselves; `#pragma omp` needs no header.
+ * Use only schedule(static[, chunk]): for dynamic/guided schedules Swift's
+ * newer clang emits __kmpc_dispatch_deinit, which Debian's libomp (LLVM 14)
+ * lacks, so the Swift build would fail to link. */
 #ifdef _OPENMP
 int omp_get_max_threads(void);
 int omp_get_thread_num(void);

@@ -207,6 +207,18 @@ static void ck_pool_fast(const ck_plan *pl, const float *x, float *y) {
                           .y_pix = nchw ? 1 : (nhwc ? C : 8), .y_row = nchw ? Q : (nhwc ? Q * C : Q * 8),
                           .R = d->r, .S = d->s, .sh = d->stride_h, .sw = d->stride_w, .pt = d->pad_top,
                           .pl = d->pad_left, .dh = d->dilation_h, .dw = d->dilation_w, .nc = nchw ? 1 : 8};
+    if (d->layout == CK_LAYOUT_NCHW8C && P == 1 && Q == 1 && d->r == H && d->s == W && d->pad_top == 0 &&
+        d->pad_left == 0 && d->pad_bottom == 0 && d->pad_right == 0) {
+        /* global pooling in NCHW8c: the N*C/8 planes are contiguous, so they are
+         * one H*(N*C/8) x W image pooled with stride H (one kernel call, not one per
+         * plane: the per-call cost would dominate the ~50-vector windows) */
+        ck_chanvec_geom g = g0;
+        g.H = H * d->n * blocks;
+        g.P = d->n * blocks;
+        g.sh = H;
+        kern(&g, x, y, 0, g.P, d->kind == CK_POOL_MAX, d->count_include_pad, 0, 0);
+        return;
+    }
     const int64_t tasks = d->n * blocks;
     /* tiny layers (global pooling of a 7x7 map: microseconds) run on the calling
      * thread: starting a parallel region would cost more than the work */

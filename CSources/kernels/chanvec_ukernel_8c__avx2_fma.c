@@ -87,7 +87,7 @@ CK_AVX2_INLINE void dw3_step(const int N, const int SW, const int EDGE, const fl
 
 /* One output row of the 3x3 dilation-1 full-block case at stride SW: the
  * columns whose window overhangs the input by at most one column go through
- * dw3_step 8 (then 4, 2, 1) at a time; any others (padding >= 2) tap-clipped. */
+ * dw3_step 8 at a time, the rest in one step; any others (padding >= 2) tap-clipped. */
 CK_AVX2_INLINE void dw3_row(const int SW, const int64_t PIX, const ck_chanvec_geom *g, const float *x, const float *w,
                             __m256 bias, const float *rrow, float *yrow, int64_t h0, ck_activation act) {
     int r0 = 0, r1 = 3;
@@ -120,9 +120,16 @@ CK_AVX2_INLINE void dw3_row(const int SW, const int64_t PIX, const ck_chanvec_ge
         }
         if (q >= g->Q) break;
         while (q + 8 <= qb) DW3_STEP(8);
-        if (q + 4 <= qb) DW3_STEP(4);
-        if (q + 2 <= qb) DW3_STEP(2);
-        if (q < qb) DW3_STEP(1);
+        switch (qb - q) { /* the rest (a whole 7-wide row, say) in one step */
+        case 7: DW3_STEP(7); break;
+        case 6: DW3_STEP(6); break;
+        case 5: DW3_STEP(5); break;
+        case 4: DW3_STEP(4); break;
+        case 3: DW3_STEP(3); break;
+        case 2: DW3_STEP(2); break;
+        case 1: DW3_STEP(1); break;
+        default: break;
+        }
     }
 }
 #undef DW3_STEP

@@ -199,12 +199,16 @@ public struct BenchReport: Sendable, Hashable, Codable {
     public var results: [BenchResult]
     /// What was not measured and why (e.g. an algorithm not available yet).
     public var skipped: [BenchSkip]
+    /// The backward-pass benchmark (`convkit bench --backward`), absent otherwise.
+    public var backward: [BackwardBenchResult]?
 
     /// Creates a report.
-    public init(header: BenchHeader, results: [BenchResult], skipped: [BenchSkip]) {
+    public init(header: BenchHeader, results: [BenchResult], skipped: [BenchSkip],
+                backward: [BackwardBenchResult]? = nil) {
         self.header = header
         self.results = results
         self.skipped = skipped
+        self.backward = backward
     }
 
     /// The JSON form (pretty-printed, keys sorted; non-finite numbers as strings).

@@ -41,7 +41,9 @@ struct Bench: ParsableCommand {
             For each layer, algorithm and thread count: check the output against a direct dot product on \
             sampled positions, then time it (warm-up, then at least --min-time seconds and 10 runs) and \
             report median and p10/p90 time, GFLOPS, the fraction of the measured FMA peak, GB/s, workspace \
-            and plan-creation time. The header holds the measured FMA peak and streaming bandwidth.
+            and plan-creation time. The header holds the measured FMA peak and streaming bandwidth. \
+            --backward does the same for the convolution backward passes (data and weight gradients, \
+            checked against direct float64 sums on sampled elements); --train times whole training steps.
             """)
 
     @Option(name: .long, help: ArgumentHelp("Suite file (TSV: kind name N C H W K R S stride pad groups).",
@@ -94,7 +96,15 @@ struct Bench: ParsableCommand {
     @Flag(help: "Time training steps instead (an alias of `convkit train --bench`; honours a single --threads value).")
     var train = false
 
+    @Flag(help: ArgumentHelp(
+        "Benchmark the convolution backward passes instead: for each conv layer of the suite and thread count, "
+            + "check then time the data gradient and the weight (+bias) gradient (NCHW); the JSON gets a "
+            + "`backward` section."))
+    var backward = false
+
     func validate() throws {
+        if backward && (train || model != nil) { throw ValidationError("--backward cannot be combined with --train or --model") }
+        if backward && (csv != nil || svg != nil) { throw ValidationError("--csv and --svg hold forward results; use --json with --backward") }
         if let batch, batch < 1 { throw ValidationError("--batch must be >= 1") }
         if !(minTime >= 0 && minTime <= 3600) { throw ValidationError("--min-time must be between 0 and 3600 seconds") }
     }
@@ -131,6 +141,7 @@ struct Bench: ParsableCommand {
             guard !loaded.layers.isEmpty else { throw .invalidArgument("--layers '\(layers)' matches no layer") }
         }
         let threadList = try threads.map(parseThreadList) ?? [Int(ck_max_threads())]
+        if backward { return try executeBackward(suite: loaded, suiteName: suiteName, threads: threadList) }
         let selection = try AlgorithmSelection.parse(algorithm)
         let config = BenchConfiguration(threads: threadList, algorithms: selection, batch: batch, minTime: minTime,
                                         quick: quick)
@@ -156,6 +167,34 @@ struct Bench: ParsableCommand {
         if let csv { try ConvKitBench.write(report.csv, to: csv, what: "CSV") }
         if let svg { try ConvKitBench.write(BarChart.svg(report), to: svg, what: "SVG") }
         if report.results.contains(where: { !$0.valid }) { throw .invalidArgument("some results are INVALID (see above)") }
+    }
+}
+
+extension Bench {
+    /// `--backward`: the backward-pass benchmark of the suite's conv layers.
+    fileprivate func executeBackward(suite: BenchSuite, suiteName: String, threads: [Int]) throws(BenchError) {
+        guard suite.layers.contains(where: { !$0.kind.isPooling }) else {
+            throw .invalidArgument("--backward: the selected layers hold no convolution")
+        }
+        let config = BenchConfiguration(threads: threads, algorithms: .auto, batch: batch, minTime: minTime,
+                                        quick: quick)
+        let progress = ProgressLine()
+        FileHandle.standardError.write(Data("Measuring FMA peak and bandwidth…\n".utf8))
+        let report = try BackwardBenchRunner(configuration: config).run(
+            suite: suite, suiteName: suiteName,
+            progress: { progress.show($0.line) },
+            warn: { message in
+                progress.clear()
+                FileHandle.standardError.write(Data("\n*** \(message)\n\n".utf8))
+            })
+        progress.clear()
+        print(report.headerText)
+        print("")
+        print(report.backwardTable)
+        if let json { try ConvKitBench.writeJSON(report, to: json) }
+        if report.backward?.contains(where: { !$0.valid }) == true {
+            throw .invalidArgument("some gradients are INVALID (see above)")
+        }
     }
 }
 

@@ -329,6 +329,18 @@ static ck_status create(ck_plan *p, const float *w, const float *b) {
     if (tb < min_tb) tb = min_tb;
     if (tb > CK_WINO_MR) tb = tb / CK_WINO_MR * CK_WINO_MR;
     if (tb > s->total_tiles) tb = s->total_tiles;
+    {
+        /* Every block streams all of U: one block when two would do (small
+         * images, where U dominates), else equal blocks rounded up to whole
+         * micro-tiles instead of a short last block. */
+        const int64_t total = s->total_tiles, nb = (total + tb - 1) / tb;
+        if (nb <= 2 && ws_bytes(alpha, C, Kp, total) <= p->workspace_limit) tb = total;
+        else if (nb > 1) {
+            tb = (total + nb - 1) / nb;
+            if (tb > CK_WINO_MR) tb = (tb + CK_WINO_MR - 1) / CK_WINO_MR * CK_WINO_MR;
+            if (tb > total) tb = total;
+        }
+    }
     while (tb > 1 && ws_bytes(alpha, C, Kp, tb) > p->workspace_limit) tb = tb > CK_WINO_MR * 2 ? tb - CK_WINO_MR : tb - 1;
     if (tb < 1) tb = 1;
     s->tb = tb;

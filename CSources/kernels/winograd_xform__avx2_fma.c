@@ -227,20 +227,46 @@ TGT void ck_wino_output__avx2_fma(const ck_wino_geom *g, const float *M, int64_t
 }
 
 /* R < 6 remaining rows: one pass over the B panel, R (constant after
- * inlining) rows of accumulators. */
+ * inlining) rows of accumulators.  R <= 3 rows have too few independent FMA
+ * chains to cover the FMA latency, so even and odd c go to two accumulator
+ * sets, added at the end. */
 TGT static inline __attribute__((always_inline)) void gemm_rows(const int R, int64_t C, const float *A, int64_t lda,
                                                                 const float *Bp, float *Mo, int64_t ldm) {
-    __m256 c0[5], c1[5];
+    __m256 c0[5], c1[5], d0[3], d1[3];
+#pragma GCC unroll 5
     for (int i = 0; i < R; i++) c0[i] = c1[i] = _mm256_setzero_ps();
-    for (int64_t c = 0; c < C; c++) {
+#pragma GCC unroll 3
+    for (int i = 0; i < 3; i++) d0[i] = d1[i] = _mm256_setzero_ps();
+    int64_t c = 0;
+    if (R <= 3) {
+        for (; c + 2 <= C; c += 2) {
+            const __m256 b0 = _mm256_loadu_ps(Bp + c * 16), b1 = _mm256_loadu_ps(Bp + c * 16 + 8);
+            const __m256 e0 = _mm256_loadu_ps(Bp + c * 16 + 16), e1 = _mm256_loadu_ps(Bp + c * 16 + 24);
+#pragma GCC unroll 3
+            for (int i = 0; i < (R <= 3 ? R : 3); i++) {
+                const __m256 av = _mm256_broadcast_ss(A + i * lda + c), aw = _mm256_broadcast_ss(A + i * lda + c + 1);
+                c0[i] = _mm256_fmadd_ps(av, b0, c0[i]);
+                c1[i] = _mm256_fmadd_ps(av, b1, c1[i]);
+                d0[i] = _mm256_fmadd_ps(aw, e0, d0[i]);
+                d1[i] = _mm256_fmadd_ps(aw, e1, d1[i]);
+            }
+        }
+    }
+    for (; c < C; c++) {
         const __m256 b0 = _mm256_loadu_ps(Bp + c * 16), b1 = _mm256_loadu_ps(Bp + c * 16 + 8);
+#pragma GCC unroll 5
         for (int i = 0; i < R; i++) {
             const __m256 av = _mm256_broadcast_ss(A + i * lda + c);
             c0[i] = _mm256_fmadd_ps(av, b0, c0[i]);
             c1[i] = _mm256_fmadd_ps(av, b1, c1[i]);
         }
     }
+#pragma GCC unroll 5
     for (int i = 0; i < R; i++) {
+        if (R <= 3) {
+            c0[i] = _mm256_add_ps(c0[i], d0[i < 3 ? i : 0]);
+            c1[i] = _mm256_add_ps(c1[i], d1[i < 3 ? i : 0]);
+        }
         _mm256_storeu_ps(Mo + i * ldm, c0[i]);
         _mm256_storeu_ps(Mo + i * ldm + 8, c1[i]);
     }
@@ -258,8 +284,11 @@ TGT static void gemm_tail(int64_t R, int64_t C, const float *A, int64_t lda, con
 
 TGT void ck_wino_gemm__avx2_fma(int64_t rows, int64_t C, const float *A, int64_t lda, const float *Bp, float *Mo,
                                 int64_t ldm) {
+    /* rows = 6q + 1 or 6q + 2: the last 7 or 8 rows as two groups of 3-4
+     * instead of 6 + a 1-2 row tail (few rows per FMA load pair) */
+    const int64_t rem = rows % 6, main_rows = rows >= 6 && rem && rem < 3 ? rows - 6 - rem : rows / 6 * 6;
     int64_t r = 0;
-    for (; r + 6 <= rows; r += 6) {
+    for (; r < main_rows; r += 6) {
         const float *a0 = A + r * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda, *a4 = a3 + lda, *a5 = a4 + lda;
         __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
                c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
@@ -286,6 +315,11 @@ TGT void ck_wino_gemm__avx2_fma(int64_t rows, int64_t C, const float *A, int64_t
         _mm256_storeu_ps(o, c30); _mm256_storeu_ps(o + 8, c31); o += ldm;
         _mm256_storeu_ps(o, c40); _mm256_storeu_ps(o + 8, c41); o += ldm;
         _mm256_storeu_ps(o, c50); _mm256_storeu_ps(o + 8, c51);
+    }
+    if (rows - r > 6) {
+        const int64_t h = (rows - r) / 2;
+        gemm_tail(h, C, A + r * lda, lda, Bp, Mo + r * ldm, ldm);
+        r += h;
     }
     if (r < rows) gemm_tail(rows - r, C, A + r * lda, lda, Bp, Mo + r * ldm, ldm);
 }

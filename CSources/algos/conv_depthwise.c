@@ -127,13 +127,16 @@ static void dw_run_blocked(const ck_plan *p, ck_layout layout, const float *x, f
                           .y_pix = nhwc ? C : 8, .y_row = nhwc ? Q * C : Q * 8,
                           .R = d->r, .S = d->s, .sh = d->stride_h, .sw = d->stride_w, .pt = d->pad_top,
                           .pl = d->pad_left, .dh = d->dilation_h, .dw = d->dilation_w, .nc = 8};
-    /* Enough row chunks that every thread has work even with few channel blocks. */
-    const int nt = p->threads;
+    /* Enough row chunks that every thread has work even with few channel blocks;
+     * tiny layers (a few microseconds) stay on the calling thread, where a parallel
+     * region would cost more than it saves. */
     int64_t tasks = d->n * cb;
+    const double macs = (double)tasks * 8.0 * (double)(P * Q) * (double)RS;
+    const int nt = macs < 65536.0 ? 1 : p->threads;
     int64_t chunks = tasks >= 4 * nt ? 1 : (4 * nt + tasks - 1) / tasks;
     if (chunks > P) chunks = P;
     const int post_act = !ck_chanvec_act_in_kernel(d->activation);
-#pragma omp parallel for collapse(2) num_threads(nt) schedule(static)
+#pragma omp parallel for collapse(2) num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t t = 0; t < tasks; t++)
         for (int64_t ch = 0; ch < chunks; ch++) {
             const int64_t n = t / cb, b = t % cb;

@@ -134,6 +134,23 @@ CK_AVX2_INLINE void dw3_row(const int SW, const int64_t PIX, const ck_chanvec_ge
 }
 #undef DW3_STEP
 
+/* Rows [p0, p1) of the 3x3 case, one out-of-line function per stride and pixel
+ * stride (compact code whose speed does not shift with unrelated edits). */
+#define DW3_ROWS_FN(NAME, SW, PIX)                                                                                   \
+    static __attribute__((target("avx2,fma"), noinline, aligned(64))) void NAME(                                    \
+        const ck_chanvec_geom *g, const float *x, const float *w, const float *b, const float *res, float *y,        \
+        int64_t p0, int64_t p1, ck_activation act) {                                                                 \
+        const __m256 bias = b ? _mm256_loadu_ps(b) : _mm256_setzero_ps();                                            \
+        for (int64_t p = p0; p < p1; p++)                                                                            \
+            dw3_row(SW, PIX, g, x, w, bias, res ? res + p * g->y_row : NULL, y + p * g->y_row, p * g->sh - g->pt,    \
+                    act);                                                                                            \
+    }
+DW3_ROWS_FN(dw3_rows_s1_c8, 1, 8)
+DW3_ROWS_FN(dw3_rows_s2_c8, 2, 8)
+DW3_ROWS_FN(dw3_rows_s1, 1, 0)
+DW3_ROWS_FN(dw3_rows_s2, 2, 0)
+#undef DW3_ROWS_FN
+
 CK_AVX2_INLINE void dw_body(const ck_chanvec_geom *g, const float *x, const float *w, const float *b, const float *res,
                             float *y, int64_t p0, int64_t p1, ck_activation act, int full, __m256i m) {
     const __m256 bias = b ? _mm256_loadu_ps(b) : _mm256_setzero_ps();
@@ -145,17 +162,12 @@ CK_AVX2_INLINE void dw_body(const ck_chanvec_geom *g, const float *x, const floa
     if (q_hi > g->Q) q_hi = g->Q;
     if (q_lo > q_hi) q_lo = q_hi;
     if (R == 3 && S == 3 && g->dh == 1 && g->dw == 1 && full && (g->sw == 1 || g->sw == 2)) {
-        for (int64_t p = p0; p < p1; p++) {
-            const int64_t h0 = p * g->sh - g->pt;
-            const float *rrow = res ? res + p * g->y_row : NULL;
-            float *yrow = y + p * g->y_row;
-            if (g->x_pix == 8 && g->y_pix == 8) { /* NCHW8c: pixel strides known at compile time */
-                if (g->sw == 1) dw3_row(1, 8, g, x, w, bias, rrow, yrow, h0, act);
-                else dw3_row(2, 8, g, x, w, bias, rrow, yrow, h0, act);
-            } else {
-                if (g->sw == 1) dw3_row(1, 0, g, x, w, bias, rrow, yrow, h0, act);
-                else dw3_row(2, 0, g, x, w, bias, rrow, yrow, h0, act);
-            }
+        if (g->x_pix == 8 && g->y_pix == 8) { /* NCHW8c: pixel strides known at compile time */
+            if (g->sw == 1) dw3_rows_s1_c8(g, x, w, b, res, y, p0, p1, act);
+            else dw3_rows_s2_c8(g, x, w, b, res, y, p0, p1, act);
+        } else {
+            if (g->sw == 1) dw3_rows_s1(g, x, w, b, res, y, p0, p1, act);
+            else dw3_rows_s2(g, x, w, b, res, y, p0, p1, act);
         }
         return;
     }

@@ -361,36 +361,47 @@ static void from_blocked(ck_layout layout, const float *src, const float *res, c
 /* ---- execution ---------------------------------------------------------------- */
 
 
-/* One segment of ur consecutive output pixels starting at flat pixel f: the
- * interior kernel when they lie in one row with every horizontal tap inside
- * the input, else the gather kernel. */
-static inline void direct_segment(ck_direct_ukernel_params *prm, const ck_direct_ukernel_set *ks,
-                                  const direct_geom *gm, const float *xc, float *yimg, const float *rimg, int64_t f,
-                                  int ur, int64_t *ih, int64_t *iw, int64_t *yoff) {
-    const int64_t Q = gm->Q, p = f / Q, q = f % Q;
-    const int64_t iw0 = q * gm->sw - gm->pl;
+/* count segments of ur consecutive output pixels from flat pixel f: runs of
+ * segments that lie in one row with every horizontal tap inside the input go
+ * to one interior call (nrep tiles), the others to the gather kernel one by
+ * one. */
+static inline void direct_segments(ck_direct_ukernel_params *prm, const ck_direct_ukernel_set *ks,
+                                   const direct_geom *gm, const float *xc, float *yimg, const float *rimg, int64_t f,
+                                   int ur, int64_t count, int64_t *ih, int64_t *iw, int64_t *yoff) {
+    const int64_t Q = gm->Q;
     prm->ur = ur;
     prm->x = xc;
-    if (q + ur <= Q && q >= gm->qlo && q + ur <= gm->qhi) {
-        const int64_t ih0 = p * gm->sh - gm->pt, H = gm->H, dh = prm->dh, R = prm->R;
-        int64_t r0 = ih0 >= 0 ? 0 : ceil_div(-ih0, dh);
-        int64_t r1 = H - 1 - ih0 < 0 ? 0 : (H - 1 - ih0) / dh + 1;
-        if (r1 > R) r1 = R;
-        if (r0 > r1) r0 = r1;
-        prm->ih0 = ih0; prm->iw0 = iw0; prm->r0 = r0; prm->r1 = r1;
-        prm->y = yimg + f * 8;
-        prm->res = prm->last && rimg ? rimg + f * 8 : NULL;
-        ks->interior[ur](prm);
-    } else {
-        for (int j = 0; j < ur; j++) {
-            const int64_t fj = f + j, pj = fj / Q, qj = fj % Q;
-            ih[j] = pj * gm->sh - gm->pt;
-            iw[j] = qj * gm->sw - gm->pl;
-            yoff[j] = fj * 8;
+    while (count > 0) {
+        const int64_t p = f / Q, q = f % Q;
+        int64_t k = q >= gm->qlo && q + ur <= gm->qhi ? (gm->qhi - q) / ur : 0;
+        if (k > count) k = count;
+        if (k > 0) {
+            const int64_t ih0 = p * gm->sh - gm->pt, H = gm->H, dh = prm->dh, R = prm->R;
+            int64_t r0 = ih0 >= 0 ? 0 : ceil_div(-ih0, dh);
+            int64_t r1 = H - 1 - ih0 < 0 ? 0 : (H - 1 - ih0) / dh + 1;
+            if (r1 > R) r1 = R;
+            if (r0 > r1) r0 = r1;
+            prm->ih0 = ih0; prm->iw0 = q * gm->sw - gm->pl; prm->r0 = r0; prm->r1 = r1;
+            prm->nrep = k;
+            prm->y = yimg + f * 8;
+            prm->res = prm->last && rimg ? rimg + f * 8 : NULL;
+            ks->interior[ur](prm);
+            f += k * ur;
+            count -= k;
+        } else {
+            for (int j = 0; j < ur; j++) {
+                const int64_t fj = f + j, pj = fj / Q, qj = fj % Q;
+                ih[j] = pj * gm->sh - gm->pt;
+                iw[j] = qj * gm->sw - gm->pl;
+                yoff[j] = fj * 8;
+            }
+            prm->nrep = 1;
+            prm->y = yimg;
+            prm->res = prm->last ? rimg : NULL;
+            ks->gather[ur](prm);
+            f += ur;
+            count--;
         }
-        prm->y = yimg;
-        prm->res = prm->last ? rimg : NULL;
-        ks->gather[ur](prm);
     }
 }
 
@@ -488,12 +499,10 @@ static void direct_run(const ck_plan *plan, const direct_state *st, const direct
                         const int64_t a = cut[pc], b = cut[pc + 1];
                         if (b <= a) continue;
                         const int64_t L = b - a, nseg = ceil_div(L, urm), sbase = L / nseg, sextra = L % nseg;
-                        int64_t f = p * Q + a;
-                        for (int64_t sg = 0; sg < nseg; sg++) {
-                            const int ur = (int)(sbase + (sg < sextra));
-                            direct_segment(&prm, ks, gm, xc, yimg, rimg, f, ur, ih, iw, yoff);
-                            f += ur;
-                        }
+                        const int64_t f = p * Q + a;
+                        direct_segments(&prm, ks, gm, xc, yimg, rimg, f, (int)sbase + 1, sextra, ih, iw, yoff);
+                        direct_segments(&prm, ks, gm, xc, yimg, rimg, f + sextra * (sbase + 1), (int)sbase,
+                                        nseg - sextra, ih, iw, yoff);
                     }
                     fa = p * Q + qb;
                 }
@@ -502,12 +511,9 @@ static void direct_run(const ck_plan *plan, const direct_state *st, const direct
                  * pixels at ur 6: 6,6,6,6,5,5,5,5,5 instead of 8x6 + a lone
                  * pixel) */
                 const int64_t L = f1 - f0, nseg = ceil_div(L, urm), sbase = L / nseg, sextra = L % nseg;
-                int64_t f = f0;
-                for (int64_t sg = 0; sg < nseg; sg++) {
-                    const int ur = (int)(sbase + (sg < sextra));
-                    direct_segment(&prm, ks, gm, xc, yimg, rimg, f, ur, ih, iw, yoff);
-                    f += ur;
-                }
+                direct_segments(&prm, ks, gm, xc, yimg, rimg, f0, (int)sbase + 1, sextra, ih, iw, yoff);
+                direct_segments(&prm, ks, gm, xc, yimg, rimg, f0 + sextra * (sbase + 1), (int)sbase, nseg - sextra,
+                                ih, iw, yoff);
             }
         }
         if (post_act) {

@@ -1,11 +1,14 @@
 /* AVX2+FMA channel-vector kernels: depthwise convolution and pooling on one
  * 8-channel block.  One ymm holds the 8 channels of a pixel, so the filter tap
  * is a plain vector (no broadcasts) and interior pixels need no bounds checks.
- * 3x3 (stride 1 and 2, MobileNet's case) has its own path: up to eight output
- * pixels of a row at once, each input vector loaded once per row and shared by
- * its taps; other shapes compute four output pixels together so each weight
- * vector is loaded once per four FMAs.  Partial blocks (NHWC channel tails) use masked loads
- * and stores so nothing outside the tensor is touched. */
+ * Depthwise 3x3 (stride 1 and 2, MobileNet's case) has its own path: eight
+ * output pixels of a row at once (eight independent FMA chains), each input
+ * vector loaded once per row and shared by its taps, padding columns folded
+ * into masked edge steps; other shapes compute four output pixels together so
+ * each weight vector is loaded once per four FMAs.  Pooling with 2x2 and 3x3
+ * windows reduces each input column over the window rows once and shares it
+ * between overlapping windows.  Partial blocks (NHWC channel tails) use masked
+ * loads and stores so nothing outside the tensor is touched. */
 #if defined(__x86_64__)
 #include "chanvec_kernels.h"
 #include <immintrin.h>

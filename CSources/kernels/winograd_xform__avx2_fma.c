@@ -56,34 +56,82 @@ TGT static inline __m256i lane_mask(int cl) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(cl), idx);
 }
 
-TGT static ALWAYS_INLINE void input_m(const int m, const float BT[8][8], const ck_wino_geom *g, const float *x,
-                                      int64_t t, float *V, int64_t vs) {
+/* One 8-channel block of one tile: V[(i*a+j)*vs] = (B^T d B)[i][j], with
+ * d[i][j] = x[xo + i*rs + j*8] for NCHW8c (zero where row i / column j is
+ * outside the image: bits of rmask / cmask) or, when x is NULL, the
+ * pre-loaded d.  A separate (not inlined) function per tile size, so the 36-64
+ * store addresses are recomputed from dst per block instead of being kept as
+ * that many pointers on the stack across the channel loop. */
+TGT static ALWAYS_INLINE void in_block(const int m, const float BT[8][8], const float *x, int64_t xo, int64_t rs,
+                                       unsigned rmask, unsigned cmask, const __m256 *d, float *dst, int64_t vs, int cl,
+                                       __m256i mk) {
     const int a = m + 2;
+    __m256 tmp[CK_WINO_MAX_ALPHA * CK_WINO_MAX_ALPHA];
+    /* tmp = B^T d (columns), then V = tmp B (rows) */
+#pragma GCC unroll 8
+    for (int j = 0; j < a; j++) {
+        __m256 col[CK_WINO_MAX_ALPHA], o[CK_WINO_MAX_ALPHA];
+#pragma GCC unroll 8
+        for (int i = 0; i < a; i++)
+            col[i] = !x ? d[i * a + j]
+                        : ((rmask >> i) & (cmask >> j) & 1u) ? _mm256_loadu_ps(x + (xo + i * rs + j * 8))
+                                                             : _mm256_setzero_ps();
+        xf(BT, a, a, col, 1, o);
+#pragma GCC unroll 8
+        for (int i = 0; i < a; i++) tmp[i * a + j] = o[i];
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < a; i++) {
+        __m256 o[CK_WINO_MAX_ALPHA];
+        xf(BT, a, a, tmp + i * a, 1, o);
+#pragma GCC unroll 8
+        for (int j = 0; j < a; j++) {
+            float *q = dst + (int64_t)(i * a + j) * vs;
+            if (cl == 8) _mm256_storeu_ps(q, o[j]);
+            else _mm256_maskstore_ps(q, mk, o[j]);
+        }
+    }
+}
+
+#define IN_BLOCK(M)                                                                                                  \
+    TGT static __attribute__((noinline)) void in_block##M(const float *x, int64_t xo, int64_t rs, unsigned rmask,   \
+                                                          unsigned cmask, const __m256 *d, float *dst, int64_t vs,   \
+                                                          int cl, __m256i mk) {                                      \
+        in_block(M, BT##M, x, xo, rs, rmask, cmask, d, dst, vs, cl, mk);                                             \
+    }
+IN_BLOCK(2)
+IN_BLOCK(4)
+IN_BLOCK(6)
+
+TGT void ck_wino_input__avx2_fma(const ck_wino_geom *g, const float *x, int64_t t, float *V, int64_t vs) {
+    const int m = g->m, a = g->alpha;
+    void (*blockfn)(const float *, int64_t, int64_t, unsigned, unsigned, const __m256 *, float *, int64_t, int, __m256i) =
+        m == 2 ? in_block2 : m == 4 ? in_block4 : in_block6;
     int64_t n, th, tw;
     ck_wino_tile_pos(g, t, &n, &th, &tw);
-    const int64_t ih0 = th * g->m - g->pad_top, iw0 = tw * g->m - g->pad_left;
+    const int64_t ih0 = th * m - g->pad_top, iw0 = tw * m - g->pad_left;
     const int64_t C = g->C, H = g->H, W = g->W, HW = H * W;
     const int nhwc = g->layout == CK_LAYOUT_NHWC, blk = g->layout == CK_LAYOUT_NCHW8C;
     const int use_gather = !nhwc && !blk && HW * 8 < ((int64_t)1 << 31);
     const __m256i gidx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)(use_gather ? HW : 0)));
     int rv[CK_WINO_MAX_ALPHA], cv[CK_WINO_MAX_ALPHA];
+    unsigned rmask = 0, cmask = 0;
     for (int i = 0; i < a; i++) {
         rv[i] = ih0 + i >= 0 && ih0 + i < H;
         cv[i] = iw0 + i >= 0 && iw0 + i < W;
+        rmask |= (unsigned)rv[i] << i;
+        cmask |= (unsigned)cv[i] << i;
     }
-    __m256 d[CK_WINO_MAX_ALPHA * CK_WINO_MAX_ALPHA], tmp[CK_WINO_MAX_ALPHA * CK_WINO_MAX_ALPHA];
+    __m256 d[CK_WINO_MAX_ALPHA * CK_WINO_MAX_ALPHA];
     for (int64_t c0 = 0; c0 < C; c0 += 8) {
         const int cl = (int)(C - c0 < 8 ? C - c0 : 8);
         const __m256i mk = lane_mask(cl);
         if (blk) {
             /* [N][C/8][H][W][8]: one vector per pixel, channel tail already zero */
             const int64_t xo = (((n * ((C + 7) / 8) + c0 / 8) * H + ih0) * W + iw0) * 8; /* < 0 at the border */
-#pragma GCC unroll 8
-            for (int i = 0; i < a; i++)
-#pragma GCC unroll 8
-                for (int j = 0; j < a; j++)
-                    d[i * a + j] = rv[i] && cv[j] ? _mm256_loadu_ps(x + xo + ((int64_t)i * W + j) * 8) : _mm256_setzero_ps();
-        } else
+            blockfn(x, xo, W * 8, rmask, cmask, NULL, V + c0, vs, cl, mk);
+            continue;
+        }
         for (int i = 0; i < a; i++)
             for (int j = 0; j < a; j++) {
                 __m256 v = _mm256_setzero_ps();
@@ -105,33 +153,7 @@ TGT static ALWAYS_INLINE void input_m(const int m, const float BT[8][8], const c
                 }
                 d[i * a + j] = v;
             }
-        /* tmp = B^T d (columns), then V = tmp B (rows) */
-#pragma GCC unroll 8
-        for (int j = 0; j < a; j++) {
-            __m256 o[CK_WINO_MAX_ALPHA];
-            xf(BT, a, a, d + j, a, o);
-#pragma GCC unroll 8
-            for (int i = 0; i < a; i++) tmp[i * a + j] = o[i];
-        }
-#pragma GCC unroll 8
-        for (int i = 0; i < a; i++) {
-            __m256 o[CK_WINO_MAX_ALPHA];
-            xf(BT, a, a, tmp + i * a, 1, o);
-#pragma GCC unroll 8
-            for (int j = 0; j < a; j++) {
-                float *dst = V + (int64_t)(i * a + j) * vs + c0;
-                if (cl == 8) _mm256_storeu_ps(dst, o[j]);
-                else _mm256_maskstore_ps(dst, mk, o[j]);
-            }
-        }
-    }
-}
-
-TGT void ck_wino_input__avx2_fma(const ck_wino_geom *g, const float *x, int64_t t, float *V, int64_t vs) {
-    switch (g->m) {
-    case 2: input_m(2, BT2, g, x, t, V, vs); break;
-    case 4: input_m(4, BT4, g, x, t, V, vs); break;
-    default: input_m(6, BT6, g, x, t, V, vs); break;
+        blockfn(NULL, 0, 0, 0, 0, d, V + c0, vs, cl, mk);
     }
 }
 
@@ -153,9 +175,36 @@ TGT static inline __m256 activate8(ck_activation act, __m256 v) {
     }
 }
 
-TGT static ALWAYS_INLINE void output_m(const int m, const float AT[8][8], const ck_wino_geom *g, const float *M,
-                                       int64_t ms, int64_t t, const float *residual, float *y) {
+/* One 8-channel block of one tile: out[i*m + j] = (A^T Mt A)[i][j] for all
+ * m x m outputs, Mt[i][j] = M[(i*a+j)*ms].  Not inlined, for the same reason
+ * as in_block. */
+TGT static ALWAYS_INLINE void out_block(const int m, const float AT[8][8], const float *M, int64_t ms, __m256 *out) {
     const int a = m + 2;
+    __m256 tmp[CK_WINO_MAX_ALPHA * CK_WINO_MAX_ALPHA];
+#pragma GCC unroll 8
+    for (int j = 0; j < a; j++) {
+        __m256 col[CK_WINO_MAX_ALPHA], o[CK_WINO_MAX_ALPHA];
+#pragma GCC unroll 8
+        for (int i = 0; i < a; i++) col[i] = _mm256_loadu_ps(M + (int64_t)(i * a + j) * ms);
+        xf(AT, m, a, col, 1, o);
+#pragma GCC unroll 8
+        for (int i = 0; i < m; i++) tmp[i * a + j] = o[i];
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < m; i++) xf(AT, m, a, tmp + i * a, 1, out + i * m);
+}
+
+#define OUT_BLOCK(M_)                                                                                                \
+    TGT static __attribute__((noinline)) void out_block##M_(const float *M, int64_t ms, __m256 *out) {               \
+        out_block(M_, AT##M_, M, ms, out);                                                                           \
+    }
+OUT_BLOCK(2)
+OUT_BLOCK(4)
+OUT_BLOCK(6)
+
+TGT static ALWAYS_INLINE void output_m(const int m, const ck_wino_geom *g, const float *M, int64_t ms, int64_t t,
+                                       const float *residual, float *y) {
+    void (*blockfn)(const float *, int64_t, __m256 *) = m == 2 ? out_block2 : m == 4 ? out_block4 : out_block6;
     int64_t n, th, tw;
     ck_wino_tile_pos(g, t, &n, &th, &tw);
     const int64_t p0 = th * m, q0 = tw * m;
@@ -163,25 +212,15 @@ TGT static ALWAYS_INLINE void output_m(const int m, const float AT[8][8], const 
     const int mi = (int)(P - p0 < m ? P - p0 : m), mj = (int)(Q - q0 < m ? Q - q0 : m);
     const int nhwc = g->layout == CK_LAYOUT_NHWC, blk = g->layout == CK_LAYOUT_NCHW8C;
     const int64_t KB = (K + 7) / 8;
-    __m256 tmp[CK_WINO_MAX_ALPHA * CK_WINO_MAX_ALPHA];
+    __m256 out[CK_WINO_MAX_ALPHA * CK_WINO_MAX_ALPHA];
     for (int64_t k0 = 0; k0 < K; k0 += 8) {
         const int kl = (int)(K - k0 < 8 ? K - k0 : 8);
         const __m256i mk = lane_mask(kl);
-        /* tmp (m x alpha) = A^T Mt (columns), then rows */
-#pragma GCC unroll 8
-        for (int j = 0; j < a; j++) {
-            __m256 col[CK_WINO_MAX_ALPHA], o[CK_WINO_MAX_ALPHA];
-#pragma GCC unroll 8
-            for (int i = 0; i < a; i++) col[i] = _mm256_loadu_ps(M + (int64_t)(i * a + j) * ms + k0);
-            xf(AT, m, a, col, 1, o);
-#pragma GCC unroll 8
-            for (int i = 0; i < m; i++) tmp[i * a + j] = o[i];
-        }
+        blockfn(M + k0, ms, out);
         const __m256 bias = _mm256_loadu_ps(g->bias + k0);
         for (int i = 0; i < mi; i++) {
             const int64_t p = p0 + i;
-            __m256 o[CK_WINO_MAX_ALPHA];
-            xf(AT, m, a, tmp + i * a, 1, o);
+            const __m256 *o = out + i * m;
             for (int j = 0; j < mj; j++) {
                 const int64_t q = q0 + j;
                 __m256 acc = _mm256_add_ps(o[j], bias);
@@ -220,9 +259,9 @@ TGT static ALWAYS_INLINE void output_m(const int m, const float AT[8][8], const 
 TGT void ck_wino_output__avx2_fma(const ck_wino_geom *g, const float *M, int64_t ms, int64_t t,
                                   const float *residual, float *y) {
     switch (g->m) {
-    case 2: output_m(2, AT2, g, M, ms, t, residual, y); break;
-    case 4: output_m(4, AT4, g, M, ms, t, residual, y); break;
-    default: output_m(6, AT6, g, M, ms, t, residual, y); break;
+    case 2: output_m(2, g, M, ms, t, residual, y); break;
+    case 4: output_m(4, g, M, ms, t, residual, y); break;
+    default: output_m(6, g, M, ms, t, residual, y); break;
     }
 }
 

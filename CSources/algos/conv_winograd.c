@@ -12,9 +12,12 @@
  * alpha = m + 2, are generated in double from the points at plan creation
  * and checked against the 1-D identity
  *   sum_j A^T[i][j] G[j][k] B^T[j][t] = [t == i + k].
- * The per-tile kernels use them as sparse row lists (zeros skipped).
+ * The portable per-tile kernels use them as sparse row lists (zeros
+ * skipped); the AVX2 kernels carry the same matrices as compile-time constants
+ * (straight-line code, bit-identical results).
  *
- * Plan creation transforms the weights once, U = G g G^T (double), and packs
+ * Plan creation transforms the weights once, U = G g G^T (double, 16 output
+ * channels at a time, OpenMP over panels), and packs
  * them per transform position xi in 16-column panels of output channels
  * ([xi][Kp/16][C][16]) for the own AVX2 micro-kernel, or as [xi][C][Kp] when
  * OpenBLAS does the products (CONVKIT_WINOGRAD_GEMM=blas; the own kernel is
@@ -22,7 +25,9 @@
  *
  * Execution processes the N * tiles_h * tiles_w tiles in blocks of TB tiles so
  * the workspace V ([xi][TB][C]) + M ([xi][TB][Kp]) stays under the plan's
- * workspace limit (and near the L2 size for speed):
+ * workspace limit (and near 1 MB for speed; at least 4 micro-tiles per
+ * thread; blocks balanced, one block when two would do since every block
+ * streams all of U):
  *   1. input transform of every tile of the block (OpenMP over tiles)
  *   2. M[xi] (TB x Kp) = V[xi] (TB x C) . U[xi] (C x Kp) for all alpha^2 xi
  *      (OpenMP over (xi, 16-channel panel) pairs, or OpenBLAS outside OpenMP)

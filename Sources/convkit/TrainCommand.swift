@@ -66,10 +66,18 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("bench-steps"), help: "Timed steps per network with --bench (median reported).")
     var benchSteps = 5
 
+    @Option(name: .customLong("bench-networks"),
+            help: ArgumentHelp("With --bench: which networks, comma-separated (resnet18, lenet5).", valueName: "names"))
+    var benchNetworks = "resnet18,lenet5"
+
     func validate() throws {
         guard dataset.lowercased() == "digits" else { throw ValidationError("unknown data set '\(dataset)'; known: digits") }
         guard epochs >= 1, batchSize >= 1, threads >= 0, benchSteps >= 1 else {
             throw ValidationError("--epochs, --batch-size and --bench-steps must be >= 1, --threads >= 0")
+        }
+        let known = ["resnet18", "lenet5"]
+        for n in benchNetworks.split(separator: ",") where !known.contains(String(n)) {
+            throw ValidationError("--bench-networks: unknown network '\(n)'; known: resnet18, lenet5")
         }
         guard ["sgd", "adam"].contains(optimizer.lowercased()) else {
             throw ValidationError("unknown optimizer '\(optimizer)'; known: sgd, adam")
@@ -112,11 +120,12 @@ struct TrainCommand: ParsableCommand {
     func runBench() throws {
         print("training step images/s (forward + softmax cross-entropy + backward + SGD update), "
               + "threads \(threads == 0 ? ConvKitRuntime.maxThreads : threads), median of \(benchSteps) steps")
+        let wanted = Set(benchNetworks.split(separator: ",").map(String.init))
         let cases: [(String, () throws -> Network, Int)] = [
             ("resnet18 112x112", { try Zoo.resnet18(classes: 1000, inputSize: 112, seed: 1) }, 8),
             ("lenet5 32x32", { try Zoo.lenet5(seed: 1) }, 64),
         ]
-        for (name, make, batch) in cases {
+        for (name, make, batch) in cases where wanted.contains(String(name.prefix { $0 != " " })) {
             let rate = try TrainingBenchmark.imagesPerSecond(network: make(), batch: batch, steps: benchSteps,
                                                              threads: threads)
             print(name.padding(toLength: 18, withPad: " ", startingAt: 0) + "batch \(batch)  "

@@ -13,6 +13,7 @@
 #include "chanvec_kernels.h"
 #include <immintrin.h>
 #include <math.h>
+#include <stdint.h>
 
 #define CK_AVX2 __attribute__((target("avx2,fma")))
 #define CK_AVX2_INLINE static inline __attribute__((target("avx2,fma"), always_inline))
@@ -321,18 +322,41 @@ CK_AVX2_INLINE void pool_row_any(const int MAX, const ck_chanvec_geom *g, const 
     if (g->x_pix == 8 && dx == 8 && dy == S * 8) {
         /* the window is R*S consecutive vectors (a whole NCHW8c plane for global pooling) */
         const int64_t n = g->R * S;
+        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
         for (; q < q_hi; q++) {
             const float *xp = x + h0 * g->x_row + (q * g->sw - g->pl) * 8;
             __m256 a0 = init, a1 = init, a2 = init, a3 = init;
-            int64_t i = 0;
-            for (; i + 8 <= n; i += 8) {
-                a0 = pool_op(MAX, a0, pool_op(MAX, _mm256_loadu_ps(xp + i * 8), _mm256_loadu_ps(xp + i * 8 + 32)));
-                a1 = pool_op(MAX, a1, pool_op(MAX, _mm256_loadu_ps(xp + i * 8 + 8), _mm256_loadu_ps(xp + i * 8 + 40)));
-                a2 = pool_op(MAX, a2, pool_op(MAX, _mm256_loadu_ps(xp + i * 8 + 16), _mm256_loadu_ps(xp + i * 8 + 48)));
-                a3 = pool_op(MAX, a3, pool_op(MAX, _mm256_loadu_ps(xp + i * 8 + 24), _mm256_loadu_ps(xp + i * 8 + 56)));
+            /* A window that is not 32-byte aligned (a malloc'd buffer at 16 mod 32, say)
+             * is summed as the aligned vectors A_0..A_n that cover it, so no load splits
+             * a cache line: vector k is lanes o..7 of A_k and lanes 0..o-1 of A_k+1, so
+             * the reduction is A_0[lanes >= o] + A_1 + ... + A_n-1 + A_n[lanes < o],
+             * rotated by o lanes at the end.  The partial ends are masked loads (nothing
+             * outside the window is read). */
+            const int o = (int)(((uintptr_t)xp / sizeof(float)) & 7);
+            const float *base = xp;
+            int64_t m = n;
+            if (o) {
+                const __m256i hi = _mm256_cmpgt_epi32(lane, _mm256_set1_epi32(o - 1)), lo = _mm256_xor_si256(hi, _mm256_set1_epi32(-1));
+                __m256 e0 = _mm256_maskload_ps(xp - o, hi), en = _mm256_maskload_ps(xp - o + 8 * n, lo);
+                if (MAX) {
+                    e0 = _mm256_blendv_ps(init, e0, _mm256_castsi256_ps(hi));
+                    en = _mm256_blendv_ps(init, en, _mm256_castsi256_ps(lo));
+                }
+                a1 = e0;
+                a2 = en;
+                base = xp - o + 8;
+                m = n - 1;
             }
-            for (; i < n; i++) a0 = pool_op(MAX, a0, _mm256_loadu_ps(xp + i * 8));
+            int64_t i = 0;
+            for (; i + 8 <= m; i += 8) {
+                a0 = pool_op(MAX, a0, pool_op(MAX, _mm256_loadu_ps(base + i * 8), _mm256_loadu_ps(base + i * 8 + 32)));
+                a1 = pool_op(MAX, a1, pool_op(MAX, _mm256_loadu_ps(base + i * 8 + 8), _mm256_loadu_ps(base + i * 8 + 40)));
+                a2 = pool_op(MAX, a2, pool_op(MAX, _mm256_loadu_ps(base + i * 8 + 16), _mm256_loadu_ps(base + i * 8 + 48)));
+                a3 = pool_op(MAX, a3, pool_op(MAX, _mm256_loadu_ps(base + i * 8 + 24), _mm256_loadu_ps(base + i * 8 + 56)));
+            }
+            for (; i < m; i++) a0 = pool_op(MAX, a0, _mm256_loadu_ps(base + i * 8));
             __m256 acc = pool_op(MAX, pool_op(MAX, a0, a1), pool_op(MAX, a2, a3));
+            if (o) acc = _mm256_permutevar8x32_ps(acc, _mm256_and_si256(_mm256_add_epi32(lane, _mm256_set1_epi32(o)), _mm256_set1_epi32(7)));
             if (!MAX) acc = _mm256_div_ps(acc, _mm256_set1_ps((float)n));
             _mm256_storeu_ps(yrow + q * g->y_pix, acc);
         }
@@ -362,6 +386,16 @@ CK_AVX2_INLINE void pool_row_any(const int MAX, const ck_chanvec_geom *g, const 
 
 CK_AVX2_INLINE void pool_body(const ck_chanvec_geom *g, const float *x, float *y, int64_t p0, int64_t p1, int is_max,
                               int cip, int64_t pb, int64_t pr, int full, __m256i m) {
+    if (full && g->Q == 1 && g->W == g->S && g->pl == 0 && g->pt == 0 && g->x_pix == 8 && g->dw == 1 && g->dh == 1 &&
+        g->x_row == g->S * 8 && p1 > p0 && (p1 - 1) * g->sh + g->R <= g->H) {
+        /* every window is whole contiguous rows (global pooling over stacked NCHW8c
+         * planes): no per-row setup */
+        for (int64_t p = p0; p < p1; p++) {
+            if (is_max) pool_row_any(1, g, x, y + p * g->y_row, p * g->sh, 0, 1);
+            else pool_row_any(0, g, x, y + p * g->y_row, p * g->sh, 0, 1);
+        }
+        return;
+    }
     /* interior columns: whole window inside [0, W) */
     int64_t q_lo = (g->pl + g->sw - 1) / g->sw;
     const int64_t last = g->W - 1 + g->pl - (g->S - 1) * g->dw;

@@ -78,13 +78,15 @@ static void check_dw(ck_conv2d_desc d, int use_res, int threads, int int_data) {
     free(x); free(w); free(b); free(res); free(y); free(yr); free(tmp); free(rtmp);
 }
 
-static void check_pool(ck_pool2d_desc d, int threads) {
+/* xoff: the input starts xoff floats into its allocation (misaligned input) */
+static void check_pool(ck_pool2d_desc d, int threads, int xoff) {
     int64_t P, Q;
     if (ck_pool2d_output_shape(&d, &P, &Q) != CK_OK) return;
     int64_t xn, yn;
     ck_tensor_size(d.layout, d.n, d.c, d.h, d.w, &xn);
     ck_tensor_size(d.layout, d.n, d.c, P, Q, &yn);
-    float *tmp = ck_test_alloc(d.n * d.c * d.h * d.w), *x = ck_test_alloc(xn), *y = ck_test_alloc(yn), *yr = ck_test_alloc(yn);
+    float *tmp = ck_test_alloc(d.n * d.c * d.h * d.w), *xbuf = ck_test_alloc(xn + 8), *y = ck_test_alloc(yn), *yr = ck_test_alloc(yn);
+    float *x = xbuf + xoff;
     ck_fill_uniform(tmp, d.n * d.c * d.h * d.w, -2, 2);
     ck_convert_layout(d.n, d.c, d.h, d.w, CK_LAYOUT_NCHW, tmp, d.layout, x);
     ck_plan *pf = NULL, *pr = NULL;
@@ -110,7 +112,7 @@ static void check_pool(ck_pool2d_desc d, int threads) {
     }
     ck_plan_destroy(pf);
     ck_plan_destroy(pr);
-    free(tmp); free(x); free(y); free(yr);
+    free(tmp); free(xbuf); free(y); free(yr);
 }
 
 int main(void) {
@@ -212,7 +214,7 @@ int main(void) {
         d.layout = layouts[it % 3];
         int64_t P, Q;
         if (ck_pool2d_output_shape(&d, &P, &Q) != CK_OK) continue;
-        check_pool(d, 1 + it % 2);
+        check_pool(d, 1 + it % 2, 0);
         pcases++;
     }
     /* the unrolled pooling rows (2x2 and 3x3 windows, stride 1 and 2: 8 outputs
@@ -240,7 +242,19 @@ int main(void) {
         }
         int64_t P, Q;
         if (ck_pool2d_output_shape(&d, &P, &Q) != CK_OK) continue;
-        check_pool(d, 1 + (it / 3) % 2);
+        check_pool(d, 1 + (it / 3) % 2, it % 8);
+        pcases++;
+    }
+    /* global pooling in NCHW8c (the stacked-planes path) at input offsets 0, 16 and 4 bytes */
+    for (int it = 0; it < 12; it++) {
+        ck_pool2d_desc d;
+        memset(&d, 0, sizeof d);
+        d.kind = (ck_pool_kind)(it % 2);
+        d.n = 1 + (it / 6); d.c = it % 4 < 2 ? 16 : 13;
+        d.h = d.r = 7; d.w = d.s = 7 - (it / 6);
+        d.stride_h = d.stride_w = d.dilation_h = d.dilation_w = 1;
+        d.layout = CK_LAYOUT_NCHW8C;
+        check_pool(d, 1 + it % 2, (int[]){0, 4, 1}[it % 3]);
         pcases++;
     }
     printf("depthwise cases: %d, pooling cases: %d, worst depthwise error ratio %.3g\n", cases, pcases, worst_ratio);

@@ -17,9 +17,14 @@
  *            call; then col2im in gather form: OpenMP over input rows, each
  *            input pixel sums the column entries that read it (no races).
  *   weights: dWp_g (Kg x R*S*Cg) += dY_g^T . col_g, then unpacked to OIHW.
+ * NCHW with N > 1 and small images (P*Q <= CK_BWD_BATCH_MAX_PQ): blocks of
+ *   nb whole images side by side (block_rows = nb*P; dy packed to K x nb*P*Q
+ *   after the column buffer), so the GEMMs get ~1024 columns instead of P*Q
+ *   (ResNet layer 4 at 112x112 input: 16) and read W or write dW once per
+ *   block instead of once per image.
  * 1x1, stride 1, unpadded: no column matrix, the GEMMs read/write x and dx.
  *
- * Workspace: [column buffer][packed weights (NHWC)].  The column buffer is
+ * Workspace: [column buffer][packed weights (NHWC) | packed dy (NCHW image blocks)].  The column buffer is
  * blocked by output rows to fit the plan's workspace_limit (as the forward).
  * Threading: one pool, OpenMP's.  OpenBLAS is set to one thread and every
  * GEMM runs on a slice owned by one OpenMP thread (see gemm_threads): the
@@ -40,6 +45,11 @@
 #define CK_BWD_HAVE_BLAS 1
 #define CK_BWD_IMPL "conv-backward/im2col-accelerate"
 #endif
+
+/* NCHW, N > 1, P*Q at most this: blocks of whole images (see bwd_size_fast),
+ * about CK_BWD_BATCH_COLS GEMM columns each. */
+#define CK_BWD_BATCH_MAX_PQ 400
+#define CK_BWD_BATCH_COLS 1024
 
 static int is_direct_1x1(const ck_conv2d_desc *d) {
     return d->r == 1 && d->s == 1 && d->stride_h == 1 && d->stride_w == 1 && d->pad_top == 0 && d->pad_left == 0 &&
@@ -64,6 +74,26 @@ static ck_status bwd_size_fast(ck_plan *p) {
                        pack_bytes, p->workspace_limit);
     st->col_floats = 0;
     st->block_rows = 0;
+    if (!nhwc && !st->direct && !st->depthwise && d->n > 1 && p->out_h * p->out_w <= CK_BWD_BATCH_MAX_PQ) {
+        /* small images: blocks of nb whole images side by side (block_rows =
+         * nb*P), dy packed to K x nb*P*Q after the column buffer, so each GEMM
+         * has nb*P*Q columns instead of P*Q */
+        const int64_t PQ = p->out_h * p->out_w;
+        int64_t nb = (CK_BWD_BATCH_COLS + PQ - 1) / PQ;
+        if (nb > d->n) nb = d->n;
+        const size_t per_image = (size_t)((d->c * RS + d->k) * PQ) * sizeof(float);
+        if (p->workspace_limit > 128 && (size_t)nb * per_image > p->workspace_limit - 128)
+            nb = (int64_t)((p->workspace_limit - 128) / per_image);
+        if (nb >= 2) {
+            const int64_t blocks = (d->n + nb - 1) / nb;
+            nb = (d->n + blocks - 1) / blocks; /* equal blocks */
+            st->block_rows = nb * p->out_h;
+            st->col_floats = (d->c * RS * nb * PQ + 15) / 16 * 16;
+            st->pack_floats = (d->k * nb * PQ + 15) / 16 * 16;
+            p->workspace_size = (size_t)(st->col_floats + st->pack_floats) * sizeof(float);
+            return CK_OK;
+        }
+    }
     if (!st->direct && !st->depthwise) {
         const int64_t P = p->out_h, Q = p->out_w;
         const int64_t total_rows = nhwc ? d->n * P : P;
@@ -176,12 +206,11 @@ static inline void valid_range(int64_t off, int64_t sw, int64_t W, int64_t Q, in
 }
 
 /* NCHW im2col of one image, column-matrix rows [i0, i1) only (row i = (c*R + r)*S + s):
- * col[i][(p - p0)*Q + q].  Runs on the calling thread (the callers split rows
+ * col[i*ld + (p - p0)*Q + q] (ld = rows*Q, or more when images sit side by side).  Runs on the calling thread (the callers split rows
  * between threads). */
 static void im2col_nchw(const ck_conv2d_desc *d, int64_t Q, const float *x, int64_t p0, int64_t rows, int64_t i0,
-                        int64_t i1, float *col) {
+                        int64_t i1, float *col, int64_t ld) {
     const int64_t R = d->r, S = d->s, H = d->h, W = d->w, sw = d->stride_w;
-    const int64_t ld = rows * Q;
     for (int64_t i = i0; i < i1; i++) {
         const int64_t s = i % S, r = (i / S) % R, c = i / (R * S);
         const int64_t off = s * d->dilation_w - d->pad_left;
@@ -210,10 +239,9 @@ static void im2col_nchw(const ck_conv2d_desc *d, int64_t Q, const float *x, int6
  * already zeroed): dx[c, ih, iw] += col[...].  Runs on the calling thread;
  * each channel's plane reads only its own column-matrix rows, so threads
  * owning disjoint channel ranges never share a write. */
-static void col2im_nchw(const ck_conv2d_desc *d, int64_t Q, const float *col, int64_t p0, int64_t rows, int64_t c0,
-                        int64_t c1, float *dx) {
+static void col2im_nchw(const ck_conv2d_desc *d, int64_t Q, const float *col, int64_t ld, int64_t p0, int64_t rows,
+                        int64_t c0, int64_t c1, float *dx) {
     const int64_t R = d->r, S = d->s, H = d->h, W = d->w, sw = d->stride_w;
-    const int64_t ld = rows * Q;
     for (int64_t c = c0; c < c1; c++)
         for (int64_t r = 0; r < R; r++)
             for (int64_t pr = 0; pr < rows; pr++) {
@@ -466,6 +494,15 @@ static void split_range(int64_t n, int T, int t, int64_t align, int64_t *lo, int
     }
 }
 
+/* dy images [n0, n0 + m) (each K x PQ) side by side: dyp[k][j*PQ + i] = dy[n0 + j][k][i]. */
+static void pack_dy(const float *dy, float *dyp, int64_t n0, int64_t m, int64_t K, int64_t PQ, int nt) {
+    nt = par_threads(nt, m * K * PQ);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t j = 0; j < m; j++)
+            memcpy(dyp + (k * m + j) * PQ, dy + ((n0 + j) * K + k) * PQ, (size_t)PQ * sizeof(float));
+}
+
 static ck_status bwd_data_fast(const ck_plan *p, const float *dy, const float *w, float *dx, float *ws) {
     const ck_conv2d_bwd_state *st = &p->d.conv_bwd;
     const ck_conv2d_desc *d = &st->conv;
@@ -481,6 +518,35 @@ static ck_status bwd_data_fast(const ck_plan *p, const float *dy, const float *w
     }
     CK_CHECK(bwd_blas_dims_ok(p));
     ck_blas_set_threads(1);
+    if (d->layout == CK_LAYOUT_NCHW && st->block_rows > P) {
+        /* blocks of nb whole images: col = W_g^T . dyp_g with nb*PQ columns;
+         * thread t owns input channels [lo, hi) as below */
+        const int64_t nb = st->block_rows / P;
+        float *dyp = pack;
+        const int T = gemm_threads(nt, flops, cg);
+        for (int64_t n0 = 0; n0 < N; n0 += nb) {
+            const int64_t m = N - n0 < nb ? N - n0 : nb, cols = m * PQ;
+            pack_dy(dy, dyp, n0, m, K, PQ, nt);
+#pragma omp parallel for num_threads(T) if (T > 1) schedule(static, 1)
+            for (int t = 0; t < T; t++) {
+                int64_t lo, hi;
+                split_range(cg, T, t, 1, &lo, &hi);
+                if (lo == hi) continue;
+                for (int64_t g = 0; g < G; g++) {
+                    for (int64_t j = 0; j < m; j++)
+                        memset(dx + ((n0 + j) * C + g * cg + lo) * H * W, 0,
+                               (size_t)((hi - lo) * H * W) * sizeof(float));
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)((hi - lo) * RS), (int)cols, (int)kg,
+                                1.f, w + g * kg * kred + lo * RS, (int)kred, dyp + g * kg * cols, (int)cols, 0.f,
+                                col + (g * kred + lo * RS) * cols, (int)cols);
+                    for (int64_t j = 0; j < m; j++)
+                        col2im_nchw(d, Q, col + j * PQ, cols, 0, P, g * cg + lo, g * cg + hi,
+                                    dx + (n0 + j) * C * H * W);
+                }
+            }
+        }
+        return CK_OK;
+    }
     if (d->layout == CK_LAYOUT_NCHW) {
         /* thread t owns input channels [lo, hi) of every group: the rows of
          * col they read, their GEMM rows, their dx planes */
@@ -508,7 +574,7 @@ static ck_status bwd_data_fast(const ck_plan *p, const float *dy, const float *w
                         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)((hi - lo) * RS), (int)cols,
                                     (int)kg, 1.f, w + g * kg * kred + lo * RS, (int)kred, dyn + g * kg * PQ + p0 * Q,
                                     (int)PQ, 0.f, col + (g * kred + lo * RS) * cols, (int)cols);
-                        col2im_nchw(d, Q, col, p0, rows, g * cg + lo, g * cg + hi, dxn);
+                        col2im_nchw(d, Q, col, cols, p0, rows, g * cg + lo, g * cg + hi, dxn);
                     }
                 }
             }
@@ -604,6 +670,33 @@ static ck_status bwd_weights_fast(const ck_plan *p, const float *x, const float 
     }
     CK_CHECK(bwd_blas_dims_ok(p));
     ck_blas_set_threads(1);
+    if (d->layout == CK_LAYOUT_NCHW && st->block_rows > P) {
+        /* blocks of nb whole images: dW_g += dyp_g . col_g^T with nb*PQ
+         * columns; thread t owns column-matrix rows [lo, hi) as below */
+        const int64_t nb = st->block_rows / P;
+        float *dyp = pack;
+        const int T = gemm_threads(nt, flops, kred);
+        for (int64_t n0 = 0; n0 < N; n0 += nb) {
+            const int64_t m = N - n0 < nb ? N - n0 : nb, cols = m * PQ;
+            const float b = n0 > 0 ? 1.f : 0.f;
+            pack_dy(dy, dyp, n0, m, K, PQ, nt);
+#pragma omp parallel for num_threads(T) if (T > 1) schedule(static, 1)
+            for (int t = 0; t < T; t++) {
+                int64_t lo, hi;
+                split_range(kred, T, t, 16, &lo, &hi);
+                if (lo == hi) continue;
+                for (int64_t g = 0; g < G; g++) {
+                    for (int64_t j = 0; j < m; j++)
+                        im2col_nchw(d, Q, x + (n0 + j) * C * H * W, 0, P, g * kred + lo, g * kred + hi, col + j * PQ,
+                                    cols);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)kg, (int)(hi - lo), (int)cols, 1.f,
+                                dyp + g * kg * cols, (int)cols, col + (g * kred + lo) * cols, (int)cols, b,
+                                dw + g * kg * kred + lo, (int)kred);
+                }
+            }
+        }
+        return CK_OK;
+    }
     if (d->layout == CK_LAYOUT_NCHW) {
         /* thread t owns column-matrix rows [lo, hi) of every group (1x1:
          * input channels): it builds those rows and computes the matching
@@ -628,7 +721,7 @@ static ck_status bwd_weights_fast(const ck_plan *p, const float *x, const float 
                     const int64_t rows = P - p0 < st->block_rows ? P - p0 : st->block_rows, cols = rows * Q;
                     const float b = (n > 0 || p0 > 0) ? 1.f : 0.f;
                     for (int64_t g = 0; g < G; g++) {
-                        im2col_nchw(d, Q, xn, p0, rows, g * kred + lo, g * kred + hi, col);
+                        im2col_nchw(d, Q, xn, p0, rows, g * kred + lo, g * kred + hi, col, cols);
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)kg, (int)(hi - lo), (int)cols, 1.f,
                                     dyn + g * kg * PQ + p0 * Q, (int)PQ, col + (g * kred + lo) * cols, (int)cols, b,
                                     dw + g * kg * kred + lo, (int)kred);

@@ -294,6 +294,18 @@ static void test_conv_fast_vs_reference(void) {
             h.layout = d.layout;
             conv_fast_case(&h, t, 0);
             conv_fast_case(&h, t, 32 << 10);
+            /* small images, N > 1: blocks of whole images (all N; 2 + 2 + 1
+             * and 2 + 2 + 2 under workspace limits; threaded) */
+            ck_conv2d_desc m = ck_conv2d_desc_init(5, 8, 6, 6, 8, 3, 3);
+            m.pad_top = m.pad_left = m.pad_bottom = m.pad_right = 1;
+            m.layout = d.layout;
+            conv_fast_case(&m, t, 0);
+            conv_fast_case(&m, t, 24 << 10);
+            ck_conv2d_desc b = ck_conv2d_desc_init(6, 32, 8, 8, 32, 3, 3);
+            b.pad_top = b.pad_left = b.pad_bottom = b.pad_right = 1;
+            b.layout = d.layout;
+            conv_fast_case(&b, t, 0);
+            conv_fast_case(&b, t, 200 << 10);
         }
 }
 

@@ -3,8 +3,9 @@ import Synchronization
 
 /// Chooses plan options per convolution when a network is compiled — the hook
 /// for the autotuning planner. The descriptor given is the NCHW one; an answer
-/// of `.direct` or `.depthwise` (or `.auto` under `LayoutPolicy.blocked`) lets the
-/// compiler keep the activations in NCHW8c around that convolution.
+/// of `.direct`, `.depthwise` or a Winograd variant (or `.auto` under
+/// `LayoutPolicy.blocked`) lets the compiler keep the activations in NCHW8c
+/// around that convolution.
 public protocol ConvolutionPlanner: Sendable {
     /// The options for `descriptor`, starting from `base` (which carries the thread count).
     func planOptions(for descriptor: Conv2DDescriptor, base: PlanOptions) -> PlanOptions
@@ -14,9 +15,9 @@ public protocol ConvolutionPlanner: Sendable {
 public enum LayoutPolicy: String, Hashable, Sendable, CaseIterable {
     /// NCHW everywhere (every algorithm available, no conversions).
     case plain
-    /// NCHW8c wherever the direct or depthwise kernels accept it; NCHW (with
-    /// conversions at the boundary) for layers that need it (im2col, Winograd,
-    /// LRN, softmax, dense, transposed convolution).
+    /// NCHW8c wherever the direct, Winograd or depthwise kernels accept it; NCHW
+    /// (with conversions at the boundary) for layers that need it (im2col, LRN,
+    /// softmax, dense, transposed convolution).
     case blocked
     /// Like `blocked`, but for convolutions where Winograd (NCHW) applies, time
     /// both variants (the NCHW one charged with its layout conversions) and keep the faster.
@@ -523,13 +524,17 @@ private struct Compiler {
             if options.layoutPolicy != .plain {
                 let blocked = try desc(.nchw8c)
                 switch opts.algorithm {
-                case .direct, .depthwise, .reference:
+                case .direct, .depthwise, .reference, .winogradF2, .winogradF4, .winogradF6:
                     if blocked.isApplicable(opts.algorithm, options: opts) { layout = .nchw8c }
                 case .auto:
+                    // Winograd runs in NCHW8c too; only when it applies in NCHW and not
+                    // blocked is the NCHW variant (with its conversions) worth timing.
                     let winograd = !plain.isDepthwise && opts.allowWinograd
                         && plain.isApplicable(.winogradF4, options: opts)
+                        && !blocked.isApplicable(.winogradF4, options: opts)
                     let blockedOK = blocked.isApplicable(.depthwise, options: opts)
                         || blocked.isApplicable(.direct, options: opts)
+                        || (opts.allowWinograd && blocked.isApplicable(.winogradF4, options: opts))
                     if blockedOK {
                         layout = .nchw8c
                         if winograd && options.layoutPolicy == .measure {

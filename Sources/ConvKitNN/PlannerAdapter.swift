@@ -7,19 +7,20 @@ import Foundation
 /// `exhaustive` mode, or the `estimate` heuristic.
 ///
 /// For each convolution the planner is asked twice: for the NCHW descriptor and
-/// for its NCHW8c twin (where the direct and depthwise kernels keep the
-/// activations blocked between layers). Then:
+/// for its NCHW8c twin (where the direct, Winograd and depthwise kernels keep
+/// the activations blocked between layers). Then:
 /// - a caller-chosen algorithm (`base.algorithm != .auto`) is returned unchanged;
 /// - when both layouts have a timing (profile entry or measurement), the faster
 ///   wins — the NCHW choice only if it is more than `layoutMargin` faster, to pay
 ///   for the layout conversions around it;
 /// - when only the NCHW layout has a timing, its choice is followed;
-/// - with no timing (the `estimate` heuristic), a direct choice is returned as
-///   is (the compiler then keeps NCHW8c), while any other choice is left to the
-///   compiler's `LayoutPolicy` (`.auto`), which blocks the activations where the
-///   direct or depthwise kernel applies — the behaviour of a compile without a
-///   planner. (The estimate would call a 1-input-channel convolution depthwise,
-///   and would pick NCHW Winograd without charging the layout conversions.)
+/// - with no timing (the `estimate` heuristic), the NCHW8c twin's choice is
+///   returned when there is one (the compiler then keeps NCHW8c, so the network
+///   pays no conversions between layers); otherwise a direct NCHW choice is
+///   returned as is, and any other choice is left to the compiler's
+///   `LayoutPolicy` (`.auto`). (Comparing the two estimates would be
+///   meaningless: the NCHW one prefers im2col for 1x1 layers without charging
+///   the layout conversions around it.)
 ///
 /// `PlannerAdapter.shared` is the default planner of `CompileOptions`.
 ///
@@ -69,7 +70,7 @@ public struct PlannerAdapter: ConvolutionPlanner {
                   d.isApplicable(.direct, options: base) || d.isApplicable(.depthwise, options: base)
             else { return nil }
             guard let b = try? planner.decide(d, options: base, mode: mode),
-                  b.choice.algorithm == .direct || b.choice.algorithm == .depthwise else { return nil }
+                  b.choice.layout == .nchw8c, Self.blockedAlgorithms.contains(b.choice.algorithm) else { return nil }
             return b
         }()
         let plainTime = plain.timing?.medianSeconds
@@ -78,6 +79,10 @@ public struct PlannerAdapter: ConvolutionPlanner {
                 ? plain.planOptions(from: base) : b.planOptions(from: base)
         }
         if plainTime != nil { return plain.planOptions(from: base) }
+        if let b = blocked { return b.planOptions(from: base) }
         return plain.choice.algorithm == .direct ? plain.planOptions(from: base) : base
     }
+
+    /// The algorithms that run on NCHW8c activations.
+    static let blockedAlgorithms: Set<Algorithm> = [.direct, .depthwise, .winogradF2, .winogradF4, .winogradF6]
 }

@@ -71,6 +71,7 @@ typedef struct ck_direct_ukernel_set {
 #if defined(__x86_64__)
 extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_12x8__avx2_fma;
 extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_6x16__avx2_fma;
+extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_4x24__avx2_fma;
 #endif
 #if defined(__aarch64__)
 extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_12x8__neon;

@@ -301,6 +301,19 @@ int main(void) {
         tc.threads = 2;
         run_case(&tc);
     }
+    /* 8b. output blocks cut into one part per thread, then chunks of 3 and 2
+     * blocks (AVX2); odd block counts; few pixels (one pixel block) */
+    static const int64_t pc[][5] = {{16, 7, 7, 80, 3}, {24, 7, 7, 72, 3}, {16, 5, 6, 136, 1}, {40, 4, 4, 104, 3}};
+    for (int a = 0; a < 4; a++)
+        for (int t = 1; t <= 2; t++) {
+            memset(&tc, 0, sizeof tc);
+            tc.d = mk(1 + a % 2, pc[a][0], pc[a][1], pc[a][2], pc[a][3], pc[a][4], pc[a][4]);
+            tc.d.pad_top = tc.d.pad_left = tc.d.pad_bottom = tc.d.pad_right = pc[a][4] / 2;
+            randomise_rest(&tc, a * 2 + t);
+            tc.threads = t;
+            tc.integer = a == 1;
+            run_case(&tc);
+        }
     /* 9. strided unpadded 1x1 (the sampled input pixels are packed first):
      * strides 2..4 (unequal too), odd sizes, batch, groups, every layout,
      * residual, activations, threads; plus a padded strided 1x1 (not packed) */

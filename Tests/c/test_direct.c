@@ -301,6 +301,19 @@ int main(void) {
         tc.threads = 2;
         run_case(&tc);
     }
+    /* 8a. cache chunks over C with the larger budgets: 7x7 with C=40, 3x3 with
+     * C=136, 1x1 with C=272 (several passes of the accumulator tile) */
+    static const int64_t cc[][6] = {{40, 9, 9, 24, 7, 3}, {136, 6, 7, 16, 3, 1}, {272, 5, 5, 24, 1, 0}};
+    for (int a = 0; a < 3; a++)
+        for (int l = 0; l < 3; l++) {
+            memset(&tc, 0, sizeof tc);
+            tc.d = mk(1, cc[a][0], cc[a][1], cc[a][2], cc[a][3], cc[a][4], cc[a][4]);
+            tc.d.pad_top = tc.d.pad_left = tc.d.pad_bottom = tc.d.pad_right = cc[a][5];
+            randomise_rest(&tc, a * 3 + l);
+            tc.d.layout = (ck_layout)l;
+            tc.integer = l == 0;
+            run_case(&tc);
+        }
     /* 8b. output blocks cut into one part per thread, then chunks of 3 and 2
      * blocks (AVX2); odd block counts; few pixels (one pixel block) */
     static const int64_t pc[][5] = {{16, 7, 7, 80, 3}, {24, 7, 7, 72, 3}, {16, 5, 6, 136, 1}, {40, 4, 4, 104, 3}};

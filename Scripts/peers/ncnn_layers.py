@@ -23,6 +23,12 @@ The first layer's ncnn output is checked against a float64 numpy convolution
   python3 Scripts/peers/ncnn_layers.py [--threads 1,2] [--layers REGEX]
         [--min-time 0.2] [--peers-bench PATH] [--no-convkit] [--json FILE]
 
+On a loaded machine ncnn's multi-threaded runs can stall for tens of
+milliseconds per run (its OpenMP threads spin while a sibling is descheduled);
+running the script with OMP_WAIT_POLICY=passive (inherited by peers-bench, so
+both libraries wait the same way) avoids that.  The load average at start and
+end is printed.
+
 peers-bench is built when missing:
   cmake -S Benchmarks/peers -B build-peers-wg -DCMAKE_BUILD_TYPE=Release
   cmake --build build-peers-wg -j2
@@ -142,7 +148,8 @@ def check_ncnn(ncnn, L, threads, tmp):
     x = rng.uniform(-1, 1, (L["C"], L["H"], L["W"])).astype(np.float32)
     param, binp = write_net(tmp, L, w, b)
     net = make_net(ncnn, param, binp, threads)
-    out = np.array(run_once(ncnn, net, [ncnn.Mat(x)])[0])
+    xm = ncnn.Mat(x)  # wraps x's memory (x stays alive)
+    out = np.array(run_once(ncnn, net, [xm])[0])
     ref = numpy_conv(x.astype(np.float64), w, b.astype(np.float64), L["pad"])
     scale = numpy_conv(np.abs(x.astype(np.float64)), np.abs(w), np.abs(b.astype(np.float64)), L["pad"])
     if out.shape != ref.shape:
@@ -158,8 +165,11 @@ def time_ncnn(ncnn, L, threads, min_time, tmp):
     b = rng.uniform(-1, 1, L["K"]).astype(np.float32)
     param, binp = write_net(tmp, L, w, b)
     net = make_net(ncnn, param, binp, threads)
-    mats = [ncnn.Mat(rng.uniform(-1, 1, (L["C"], L["H"], L["W"])).astype(np.float32)) for _ in range(L["N"])]
+    # ncnn.Mat(ndarray) wraps the array's memory without copying: keep the arrays alive
+    arrays = [rng.uniform(-1, 1, (L["C"], L["H"], L["W"])).astype(np.float32) for _ in range(L["N"])]
+    mats = [ncnn.Mat(a) for a in arrays]
     t = time_runs(lambda: run_once(ncnn, net, mats), min_time)
+    del mats, arrays
     t["gflops"] = L["flops"] / (t["median_ms"] * 1e6)
     return t
 
@@ -218,7 +228,8 @@ def main():
         sys.exit("no 3x3 stride-1 layer matches '%s'" % a.layers)
     bench = None if a.no_convkit else ensure_peers_bench(a.peers_bench)
     load0 = os.getloadavg()[0]
-    print("# ncnn %s, load average at start %.2f" % (getattr(ncnn, "__version__", "?"), load0))
+    print("# ncnn %s, load average at start %.2f, OMP_WAIT_POLICY=%s" % (
+        getattr(ncnn, "__version__", "?"), load0, os.environ.get("OMP_WAIT_POLICY", "(default)")))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         chk = next((L for L in layers if L["name"] == a.check_layer), layers[0])

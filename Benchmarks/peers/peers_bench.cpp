@@ -57,6 +57,22 @@ extern "C" void openblas_set_num_threads(int);
 
 namespace {
 
+// Every tensor buffer is 64-byte aligned (what oneDNN allocates for itself), so
+// no implementation is timed on cache-line-split data the others don't see.
+template <class T> struct Aligned64 {
+    using value_type = T;
+    Aligned64() = default;
+    template <class U> Aligned64(const Aligned64<U> &) {}
+    T *allocate(size_t n) {
+        void *p = ::operator new(n * sizeof(T), std::align_val_t(64));
+        return static_cast<T *>(p);
+    }
+    void deallocate(T *p, size_t) { ::operator delete(p, std::align_val_t(64)); }
+    template <class U> bool operator==(const Aligned64<U> &) const { return true; }
+    template <class U> bool operator!=(const Aligned64<U> &) const { return false; }
+};
+using fvec = std::vector<float, Aligned64<float>>;
+
 // ---------------------------------------------------------------------------
 // Suite
 // ---------------------------------------------------------------------------
@@ -213,9 +229,9 @@ Timing time_it(const std::function<bool()> &fn) {
 // ---------------------------------------------------------------------------
 
 struct Data {
-    std::vector<float> x;   // NCHW
-    std::vector<float> w;   // OIHW (K x C/g x R x S)
-    std::vector<float> b;   // K
+    fvec x;   // NCHW
+    fvec w;   // OIHW (K x C/g x R x S)
+    fvec b;   // K
 };
 
 Data make_data(const Layer &L) {
@@ -235,17 +251,17 @@ Data make_data(const Layer &L) {
 
 // Convert an NCHW tensor to NCHW8c/NHWC and back (our own, so the comparator
 // does not depend on the library's conversion routines).
-std::vector<float> nchw_to(ck_layout lay, const std::vector<float> &x, int64_t N, int64_t C, int64_t H, int64_t W) {
+fvec nchw_to(ck_layout lay, const fvec &x, int64_t N, int64_t C, int64_t H, int64_t W) {
     if (lay == CK_LAYOUT_NCHW) return x;
     if (lay == CK_LAYOUT_NHWC) {
-        std::vector<float> y(x.size());
+        fvec y(x.size());
         for (int64_t n = 0; n < N; n++)
             for (int64_t c = 0; c < C; c++)
                 for (int64_t hw = 0; hw < H * W; hw++) y[size_t((n * H * W + hw) * C + c)] = x[size_t((n * C + c) * H * W + hw)];
         return y;
     }
     int64_t CB = (C + 7) / 8;
-    std::vector<float> y(size_t(N * CB * 8 * H * W), 0.f);
+    fvec y(size_t(N * CB * 8 * H * W), 0.f);
     for (int64_t n = 0; n < N; n++)
         for (int64_t c = 0; c < C; c++)
             for (int64_t hw = 0; hw < H * W; hw++)
@@ -253,9 +269,9 @@ std::vector<float> nchw_to(ck_layout lay, const std::vector<float> &x, int64_t N
     return y;
 }
 
-std::vector<float> to_nchw(ck_layout lay, const std::vector<float> &y, int64_t N, int64_t C, int64_t H, int64_t W) {
+fvec to_nchw(ck_layout lay, const fvec &y, int64_t N, int64_t C, int64_t H, int64_t W) {
     if (lay == CK_LAYOUT_NCHW) return y;
-    std::vector<float> x(size_t(N * C * H * W));
+    fvec x(size_t(N * C * H * W));
     if (lay == CK_LAYOUT_NHWC) {
         for (int64_t n = 0; n < N; n++)
             for (int64_t c = 0; c < C; c++)
@@ -361,7 +377,7 @@ struct Check {
 // tolerance so that peers' summation orders pass too).
 // min_tol raises the relative tolerance for less accurate algorithms
 // (Winograd F(4x4): 2e-5, F(6x6): 5e-5, as issue 5 specifies).
-Check check_output(const Layer &L, const std::vector<Sample> &samples, const std::vector<float> &y,
+Check check_output(const Layer &L, const std::vector<Sample> &samples, const fvec &y,
                    double min_tol = 0) {
     Check c;
     double red = L.is_conv() ? double((L.C / L.groups) * L.R * L.S) : double(L.R * L.S);
@@ -466,8 +482,8 @@ std::vector<Result> run_convkit(const Layer &L, const Data &d, const std::vector
                 ck_plan_workspace_size(plan, &ws);
                 r.workspace_bytes = ws;
                 std::vector<char> wsbuf(ws ? ws : 1);
-                std::vector<float> x = nchw_to(lay, d.x, L.N, L.C, L.H, L.W);
-                std::vector<float> y(layout_elems(lay, L.N, L.K, L.P, L.Q), 0.f);
+                fvec x = nchw_to(lay, d.x, L.N, L.C, L.H, L.W);
+                fvec y(layout_elems(lay, L.N, L.K, L.P, L.Q), 0.f);
                 void *wsp = ws ? wsbuf.data() : nullptr;
                 st = ck_conv2d_execute(plan, x.data(), y.data(), nullptr, wsp, ws);
                 if (st != CK_OK) {
@@ -517,8 +533,8 @@ std::vector<Result> run_convkit(const Layer &L, const Data &d, const std::vector
             r.variant = "pool";
             r.layout = layout_name(lay);
             r.available = true;
-            std::vector<float> x = nchw_to(lay, d.x, L.N, L.C, L.H, L.W);
-            std::vector<float> y(layout_elems(lay, L.N, L.K, L.P, L.Q), 0.f);
+            fvec x = nchw_to(lay, d.x, L.N, L.C, L.H, L.W);
+            fvec y(layout_elems(lay, L.N, L.K, L.P, L.Q), 0.f);
             st = ck_pool2d_execute(plan, x.data(), y.data());
             if (st != CK_OK) {
                 r.available = false;
@@ -554,8 +570,8 @@ Result run_baseline(const Layer &L, const Data &d, const std::vector<Sample> &sa
     }
     r.available = true;
     const int64_t cg = L.C / L.groups, kg = L.K / L.groups, PQ = L.P * L.Q, RS = L.R * L.S;
-    std::vector<float> col(size_t(cg * RS * PQ));
-    std::vector<float> y(size_t(L.N * L.K * PQ));
+    fvec col(size_t(cg * RS * PQ));
+    fvec y(size_t(L.N * L.K * PQ));
     r.workspace_bytes = col.size() * sizeof(float);
     auto run = [&]() {
         for (int64_t n = 0; n < L.N; n++)
@@ -613,7 +629,7 @@ std::vector<Result> run_onednn(const Layer &L, const Data &d, const std::vector<
     memory::dims dst_dims = {L.N, L.K, L.P, L.Q};
     memory::dims strides = {L.stride, L.stride}, pad = {L.pad, L.pad};
     memory user_src({src_dims, dt::f32, tag::nchw}, eng, const_cast<float *>(d.x.data()));
-    std::vector<float> y(size_t(L.N * L.K * L.P * L.Q));
+    fvec y(size_t(L.N * L.K * L.P * L.Q));
     memory user_dst({dst_dims, dt::f32, tag::nchw}, eng, y.data());
 
     auto finish = [&](Result &r, primitive &prim, std::unordered_map<int, memory> &args, memory &dst_mem) {
@@ -709,15 +725,15 @@ Result run_xnnpack(const Layer &L, const Data &d, const std::vector<Sample> &sam
     Result r;
     r.impl = "xnnpack";
     r.layout = "nhwc";
-    std::vector<float> x = nchw_to(CK_LAYOUT_NHWC, d.x, L.N, L.C, L.H, L.W);
-    std::vector<float> y(size_t(L.N * L.K * L.P * L.Q), 0.f);
+    fvec x = nchw_to(CK_LAYOUT_NHWC, d.x, L.N, L.C, L.H, L.W);
+    fvec y(size_t(L.N * L.K * L.P * L.Q), 0.f);
     xnn_operator_t op = nullptr;
     xnn_status st = xnn_status_success;
     const uint32_t pd = uint32_t(L.pad);
     if (L.is_conv()) {
         // Weights per group: [g][K/g][R][S][C/g].
         const int64_t cg = L.C / L.groups, kg = L.K / L.groups;
-        std::vector<float> w(d.w.size());
+        fvec w(d.w.size());
         for (int64_t k = 0; k < L.K; k++)
             for (int64_t c = 0; c < cg; c++)
                 for (int64_t rs = 0; rs < L.R * L.S; rs++) w[size_t((k * L.R * L.S + rs) * cg + c)] = d.w[size_t((k * cg + c) * L.R * L.S + rs)];

@@ -87,7 +87,12 @@ ck_status ck_conv2d_flops(const ck_conv2d_desc *d, double *flops) {
 }
 
 /* Order in which CK_ALGO_AUTO tries algorithms: the first applicable wins.
- * (The Swift planner refines this by measurement.) */
+ * The depthwise kernels are tried only for C == K > 1: a 1-channel
+ * "depthwise" shape is an ordinary convolution, and a channel multiplier > 1
+ * runs the untuned multiplier loop (LeNet c1 C=1 -> K=6 was 6x slower there
+ * than direct).  Winograd only with at least 16 input and output channels:
+ * below that its transforms cost more than they save (and direct keeps small
+ * integer examples exact).  (The Swift planner refines this by measurement.) */
 static ck_algorithm ck_auto_choice(const ck_conv2d_desc *d, const ck_plan_options *o) {
     static const ck_algorithm order[] = {CK_ALGO_DEPTHWISE, CK_ALGO_WINOGRAD_F4, CK_ALGO_DIRECT, CK_ALGO_IM2COL};
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
@@ -95,6 +100,8 @@ static ck_algorithm ck_auto_choice(const ck_conv2d_desc *d, const ck_plan_option
         if (!a) continue;
         if ((order[i] >= CK_ALGO_WINOGRAD_F2 && order[i] <= CK_ALGO_WINOGRAD_F6) && (o->flags & CK_PLAN_NO_WINOGRAD))
             continue;
+        if (order[i] == CK_ALGO_DEPTHWISE && (d->c == 1 || d->k != d->c)) continue;
+        if (order[i] == CK_ALGO_WINOGRAD_F4 && (d->c / d->groups < 16 || d->k / d->groups < 16)) continue;
         if (a->applicable(d, o) == CK_OK) return order[i];
     }
     return CK_ALGO_REFERENCE;

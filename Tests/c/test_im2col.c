@@ -425,6 +425,34 @@ static void test_selection(void) {
         free_tensors(&t);
     }
     printf("selection: auto->im2col verified on %d of 3 shapes (others taken by a faster algorithm)\n", verified);
+
+    /* Depthwise kernels only for C == K > 1, Winograd only from 16 channels
+     * (core/conv.c): LeNet c1 (C=1 -> K=6) and a 1-channel 3x3 go to direct, a
+     * channel multiplier of 2 (which direct declines) to im2col. */
+    struct { ck_conv2d_desc d; ck_algorithm want; } rule[] = {
+        {mk(1, 1, 32, 32, 6, 5, 5, 1, 0, 1, CK_LAYOUT_NCHW), CK_ALGO_DIRECT},
+        {mk(1, 4, 9, 9, 8, 3, 3, 1, 1, 4, CK_LAYOUT_NCHW), CK_ALGO_IM2COL},
+        {mk(1, 1, 4, 4, 1, 3, 3, 1, 1, 1, CK_LAYOUT_NCHW), CK_ALGO_DIRECT},
+        {mk(1, 8, 9, 9, 8, 3, 3, 1, 1, 8, CK_LAYOUT_NCHW), CK_ALGO_DEPTHWISE},
+        {mk(1, 12, 9, 9, 12, 3, 3, 2, 1, 12, CK_LAYOUT_NCHW8C), CK_ALGO_DEPTHWISE},
+        {mk(1, 16, 9, 9, 16, 3, 3, 1, 1, 1, CK_LAYOUT_NCHW8C), CK_ALGO_WINOGRAD_F4},
+    };
+    for (size_t i = 0; i < sizeof rule / sizeof rule[0]; i++) {
+        tensors t;
+        make_tensors(&rule[i].d, 0, 0, &t);
+        ck_plan_options ao;
+        memset(&ao, 0, sizeof ao);
+        ck_plan *p = NULL;
+        CHECK_OK(ck_conv2d_plan_create(&rule[i].d, t.w, t.b, &ao, &p));
+        if (p) {
+            ck_algorithm got;
+            CHECK_OK(ck_plan_algorithm(p, &got));
+            CHECK(got == rule[i].want, "auto picked '%s', expected '%s' [%s]", ck_algorithm_name(got),
+                  ck_algorithm_name(rule[i].want), ck_conv_desc_str(&rule[i].d));
+            ck_plan_destroy(p);
+        }
+        free_tensors(&t);
+    }
 }
 
 int main(void) {

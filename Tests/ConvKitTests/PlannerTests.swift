@@ -92,7 +92,8 @@ struct PlannerTests {
         let free = Planner(configuration: PlannerConfiguration(allowLayoutChange: true), timer: FakeTimer([:]))
             .candidates(for: d, exhaustive: true)
         #expect(Set(free.map(\.layout)) == [.nchw, .nhwc, .nchw8c])
-        #expect(free.filter { $0.layout == .nchw8c }.allSatisfy { $0.algorithm == .direct })
+        // NCHW8c runs direct and Winograd (im2col is NCHW/NHWC only).
+        #expect(Set(free.filter { $0.layout == .nchw8c }.map(\.algorithm)) == [.direct, .winogradF2, .winogradF4])
     }
 
     @Test("Estimate heuristic follows the documented rules")

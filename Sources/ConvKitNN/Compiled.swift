@@ -305,9 +305,14 @@ public final class CompiledNetwork: Sendable {
 private struct ArenaBuffer: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<Float>
 
-    init(floats: Int) { pointer = .allocate(capacity: max(floats, 1)) }
+    /// 64-byte (cache-line) aligned, like every arena offset, so no kernel
+    /// load of an activation vector splits a cache line.
+    init(floats: Int) {
+        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(floats, 1) * MemoryLayout<Float>.stride,
+                                                   alignment: 64).bindMemory(to: Float.self, capacity: max(floats, 1))
+    }
 
-    func deallocate() { pointer.deallocate() }
+    func deallocate() { UnsafeMutableRawPointer(pointer).deallocate() }
 }
 
 // MARK: - Compilation
@@ -637,7 +642,7 @@ private struct Compiler {
         return tPlain < tBlocked ? .nchw : .nchw8c
     }
 
-    // Pass 3: lifetimes and arena offsets (greedy, largest first).
+    // Pass 3: lifetimes and arena offsets (greedy, largest first; multiples of 16 floats = 64 bytes).
     func plan(output: Int) throws -> CompiledNetwork {
         func root(_ v: Int) -> Int { var v = v; while let u = views[v] { v = u }; return v }
         let count = shapes.count

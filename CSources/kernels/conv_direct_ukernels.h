@@ -155,6 +155,18 @@ ckd_avx2_body(const ck_direct_ukernel_params *p, const int UR, const int NBK, co
         const float *xb = p->x + xoff + (p->ih0 + p->r0 * p->dh) * W8 + p->iw0 * 8;
         const float *wb = p->w + p->r0 * S * wrs;
         const int64_t nr = p->r1 - p->r0;
+        if (S == 1 && nr == 1) {
+            /* one tap per channel block (1x1): no row/column loops, whose
+             * spilled counters cost ~10% on 1x1 layers */
+            for (int64_t cb = 0; cb < ncb; cb++) {
+                const int nc = cb == ncb - 1 ? (int)p->nc_last : 8;
+                const float *xs = xb + cb * xcbs;
+                const float *ws = wb + cb * wcbs;
+#define CKD_PX_INT(j) (xs + (j) * sw8)
+                CKD_TAP(CKD_PX_INT);
+#undef CKD_PX_INT
+            }
+        } else
         for (int64_t cb = 0; cb < ncb; cb++) {
             const int nc = cb == ncb - 1 ? (int)p->nc_last : 8;
             const float *xr = xb + cb * xcbs;

@@ -148,6 +148,17 @@ static const ck_direct_ukernel_set *direct_kernels(ck_isa isa, int nbk) {
  * On AVX2, 4x24 (3 blocks, all 16 registers, 7 loads per 12 FMAs) measured
  * faster on the deep layers and on odd block counts (see direct_create). */
 #define DIRECT_MAIN_NBK 2
+/* The 4x24 tile needs all 16 ymm registers; GCC keeps them there, but clang
+ * (the compiler of the Swift package build) spills and runs it at about half
+ * speed (resnet18.l1.3x3 43 vs 93 GFLOPS, mobilenetv2.pw56 36 vs 75 at 1
+ * thread), so clang builds keep the 6x16 + 12x8 chunking. */
+#ifndef DIRECT_USE_4X24
+#if defined(__clang__)
+#define DIRECT_USE_4X24 0
+#else
+#define DIRECT_USE_4X24 1
+#endif
+#endif
 /* Packed weights of one cache chunk of input-channel blocks.  1x1: L1-sized.
  * Larger kernels: a quarter of L2 -- fewer passes of the accumulator tile
  * through memory beat L1-resident weights (Zen 3, 1 thread: 3x3 layers 3-5%
@@ -197,7 +208,7 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
     st->nch = 0;
     /* AVX2: an odd block count >= 3 ends with one 3-block chunk (4x24)
      * instead of a lone 1-block one (12x8, ~1.5x slower per FMA) */
-    const int tail3 = st->isa == CK_ISA_AVX2_FMA && st->KBg >= 3 && st->KBg % 2 == 1;
+    const int tail3 = DIRECT_USE_4X24 && st->isa == CK_ISA_AVX2_FMA && st->KBg >= 3 && st->KBg % 2 == 1;
     /* AVX2 and C/g >= 16: 3-block chunks (4x24: 3 weight loads + 4
      * broadcasts per 12 FMAs), the remainder as 2-block ones (3x3 layers
      * with C >= 64: 1-8% faster than 6x16 at 1 thread, 7x7 ones more; 1x1
@@ -206,7 +217,7 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
      * >= 4) and each part is chunked on its own, so that chunks of 3 and 2
      * still split evenly between the threads when there are few pixel
      * blocks (7x7 and 14x14 layers). */
-    const int main3 = st->isa == CK_ISA_AVX2_FMA && st->CBg >= 2;
+    const int main3 = DIRECT_USE_4X24 && st->isa == CK_ISA_AVX2_FMA && st->CBg >= 2;
     const int64_t nparts = main3 && plan->threads > 1 && st->KBg >= 4 * (int64_t)plan->threads ? plan->threads : 1;
     for (int64_t kb = 0, part = 0; kb < st->KBg;) {
         const int64_t pend = st->KBg * (part + 1) / nparts;

@@ -75,10 +75,11 @@ func formatBytes(_ bytes: Int) -> String {
 /// 1 thread (medians of the evaluation rounds; the machine was shared, so only
 /// clear gaps were turned into rules):
 /// 1. Depthwise kernels for depthwise shapes with more than one channel and a
-///    stride of at most `depthwiseMaxStride` (dw112 0.66 vs im2col 0.97 ms,
-///    dw56 0.83 vs 1.36, dw7 0.08 vs 0.59; but stride 2, dw112s2: im2col 1.43 vs
-///    depthwise 1.54 ms, and at 2 threads 1.71 vs 10.6). A 1-channel "depthwise"
-///    shape is an ordinary convolution (LeNet c1: depthwise 0.26 vs im2col 0.016 ms).
+///    stride of at most `depthwiseMaxStride` (NCHW8c, 1 thread: dw112 0.090 vs
+///    im2col 0.816 ms, dw56 0.106 vs 1.082, dw7 0.021 vs 0.569, and since the
+///    unrolled stride-2 kernel dw112s2 0.110 vs 1.177; 2 threads 0.056 vs 1.497).
+///    A 1-channel "depthwise" shape is an ordinary convolution (LeNet c1:
+///    depthwise 0.31 vs im2col 0.014 ms).
 /// 2. Winograd for 3x3 stride-1 layers with at least `winogradMinChannels`
 ///    input and output channels: F(4x4) from `winogradF4MinOutputPixels` output
 ///    pixels (resnet18.l1 F4 1.90 vs F2/direct/im2col ≥ 8.9 ms; 14x14x256 F4 1.68
@@ -116,7 +117,7 @@ public struct PlannerHeuristics: Hashable, Codable, Sendable {
 
     /// Creates the heuristic; the defaults were measured on an AVX2+FMA machine (see the type's documentation).
     public init(winogradMinChannels: Int = 16, winogradF4MinOutputPixels: Int = 196, winogradF2MinChannels: Int = 256,
-                winogradF2MinOutputPixels: Int = 36, winogradF6MinOutputPixels: Int = 0, depthwiseMaxStride: Int = 1,
+                winogradF2MinOutputPixels: Int = 36, winogradF6MinOutputPixels: Int = 0, depthwiseMaxStride: Int = 2,
                 pointwiseUsesIm2col: Bool = true, stridedIm2colMinChannels: Int = 16,
                 directMinOutputChannels: Int = 16) {
         self.winogradMinChannels = winogradMinChannels

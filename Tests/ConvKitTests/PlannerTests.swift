@@ -108,7 +108,8 @@ struct PlannerTests {
         #expect(p.estimate(try conv(8, 56, 8)).algorithm == .im2col)              // too few channels for Winograd/direct
         #expect(p.estimate(try conv(64, 56, 64, kernel: 1, pad: 0)).algorithm == .im2col)       // 1x1: one GEMM
         #expect(p.estimate(try conv(64, 56, 128, stride: 2)).algorithm == .im2col)              // strided, C >= 16
-        #expect(p.estimate(try conv(96, 112, 96, stride: 2, groups: 96)).algorithm == .im2col)  // strided depthwise
+        #expect(p.estimate(try conv(96, 112, 96, stride: 2, groups: 96)).algorithm == .depthwise)  // stride-2 depthwise
+        #expect(p.estimate(try conv(96, 112, 96, stride: 3, groups: 96)).algorithm == .im2col)     // beyond depthwiseMaxStride
         #expect(p.estimate(try conv(1, 32, 6, kernel: 5, pad: 0)).algorithm == .im2col)        // LeNet c1: not depthwise
         #expect(p.estimate(try conv(3, 227, 96, kernel: 11, stride: 4, pad: 0)).algorithm == .direct)  // 3-channel stem
         #expect(p.estimate(try conv(12, 20, 6, groups: 3)).algorithm == .im2col)  // direct declines these groups

@@ -180,15 +180,16 @@ struct GeneratedTests {
         #expect(s.storage.filter { $0 == 0 }.count == 2 * 2 * 3 * 4)
     }
 
-    @Test("Dense: tensor and array entry points agree with a naive product", arguments: [Algorithm.auto, .reference])
-    func dense(algorithm: Algorithm) throws {
+    @Test("Dense: tensor and array entry points agree with a naive product (batch 1 is a gemv, batch 3 a gemm)",
+          arguments: [Algorithm.auto, .reference], [1, 3])
+    func dense(algorithm: Algorithm, batch: Int) throws {
         var rng = SeededGenerator(seed: 17)
-        let d = try DenseDescriptor(batch: 3, inputFeatures: 7, outputFeatures: 4, activation: .relu)
+        let d = try DenseDescriptor(batch: batch, inputFeatures: 7, outputFeatures: 4, activation: .relu)
         let w = [Float].random(count: d.weightCount, using: &rng), b = [Float].random(count: 4, using: &rng)
         let plan = try DensePlan(descriptor: d, weights: w, bias: b, options: PlanOptions(algorithm: algorithm))
-        let x = [Float].random(count: 21, using: &rng)
+        let x = [Float].random(count: 7 * batch, using: &rng)
         let y = try plan(x)
-        for n in 0..<3 { for o in 0..<4 {
+        for n in 0..<batch { for o in 0..<4 {
             var acc = b[o]
             for i in 0..<7 { acc += w[o * 7 + i] * x[n * 7 + i] }
             #expect(abs(y[n * 4 + o] - max(acc, 0)) < 1e-5)
@@ -196,7 +197,7 @@ struct GeneratedTests {
         let yt = try plan(Tensor(shape: d.inputShape, layout: .nhwc, values: x))
         #expect(yt.shape == d.outputShape && yt.layout == .nhwc && yt.storage == y)
         // A conv feature map, flattened.
-        let fm = try Tensor(shape: TensorShape(n: 3, c: 7, h: 1, w: 1), values: x).converted(to: .nchw8c)
+        let fm = try Tensor(shape: TensorShape(n: batch, c: 7, h: 1, w: 1), values: x).converted(to: .nchw8c)
         #expect(try plan(fm.flattened()).storage == y)
     }
 

@@ -2,16 +2,19 @@
  * across channels — one 8-channel block of a pixel per vector — in the layouts
  * where channels are contiguous (NCHW8c natively, NHWC directly).  NCHW input
  * is converted to NCHW8c in the workspace and back (counted in the workspace
- * size).  Channel multiplier m = K/C > 1 is served by a plain loop (correct,
- * not tuned: MobileNets use m = 1). */
+ * size).  Channel multiplier m = K/C > 1: output channel k reads input channel
+ * k / m, so the input is first expanded into the workspace as a K-channel
+ * tensor (x'[k] = x[k / m]; NHWC for NHWC input, else NCHW8c) and the same
+ * multiplier-1 kernels run on it — one extra memory pass, the convolution
+ * itself stays vectorised across output channels. */
 #include "internal.h"
 #include "../kernels/chanvec_kernels.h"
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct dw_state {
-    float *w;     /* [ceil(C/8)][R*S][8], zero tail */
-    float *b;     /* [ceil(C/8)*8] or NULL */
+    float *w;     /* [ceil(K/8)][R*S][8], zero tail */
+    float *b;     /* [ceil(K/8)*8] or NULL */
     ck_dw_kernel_fn kernel;
     int64_t mult;
 } dw_state;
@@ -31,45 +34,43 @@ static ck_status dw_create(ck_plan *p, const float *w, const float *b) {
     p->algo_state = st;
     st->mult = d->k / d->c;
     const int64_t RS = d->r * d->s;
-    if (st->mult > 1) {
-        p->impl_name = "depthwise/multiplier-loop";
-        return ck_copy_weights(p, w, d->k * RS, b, d->k);
-    }
-    const int64_t cb = (d->c + 7) / 8;
-    st->w = ck_malloc((size_t)(cb * RS * 8) * sizeof(float));
+    /* weights [K][1][R][S] packed per 8 output channels (K == C when m == 1) */
+    const int64_t kb = (d->k + 7) / 8;
+    st->w = ck_malloc((size_t)(kb * RS * 8) * sizeof(float));
     if (!st->w) return ck_fail(CK_ERR_OUT_OF_MEMORY, "packing depthwise weights");
-    memset(st->w, 0, (size_t)(cb * RS * 8) * sizeof(float));
-    for (int64_t c = 0; c < d->c; c++)
-        for (int64_t t = 0; t < RS; t++) st->w[((c / 8) * RS + t) * 8 + c % 8] = w[c * RS + t];
+    memset(st->w, 0, (size_t)(kb * RS * 8) * sizeof(float));
+    for (int64_t k = 0; k < d->k; k++)
+        for (int64_t t = 0; t < RS; t++) st->w[((k / 8) * RS + t) * 8 + k % 8] = w[k * RS + t];
     if (b) {
-        st->b = ck_malloc((size_t)(cb * 8) * sizeof(float));
+        st->b = ck_malloc((size_t)(kb * 8) * sizeof(float));
         if (!st->b) return ck_fail(CK_ERR_OUT_OF_MEMORY, "packing depthwise bias");
-        memset(st->b, 0, (size_t)(cb * 8) * sizeof(float));
-        memcpy(st->b, b, (size_t)d->c * sizeof(float));
+        memset(st->b, 0, (size_t)(kb * 8) * sizeof(float));
+        memcpy(st->b, b, (size_t)d->k * sizeof(float));
     }
 #if defined(__x86_64__)
     if (ck_dispatch_isa() == CK_ISA_AVX2_FMA) {
         st->kernel = ck_f32_dwconv_ukernel_8c__avx2_fma;
-        p->impl_name = "depthwise/avx2_fma";
+        p->impl_name = st->mult > 1 ? "depthwise/expand+avx2_fma" : "depthwise/avx2_fma";
     } else
 #endif
 #if defined(__aarch64__)
     if (ck_dispatch_isa() == CK_ISA_NEON) {
         st->kernel = ck_f32_dwconv_ukernel_8c__neon;
-        p->impl_name = "depthwise/neon";
+        p->impl_name = st->mult > 1 ? "depthwise/expand+neon" : "depthwise/neon";
     } else
 #endif
     {
         st->kernel = ck_f32_dwconv_ukernel_8c__scalar;
-        p->impl_name = "depthwise/scalar";
+        p->impl_name = st->mult > 1 ? "depthwise/expand+scalar" : "depthwise/scalar";
     }
-    if (d->layout == CK_LAYOUT_NCHW) {
-        /* NCHW in/out are staged through NCHW8c copies in the workspace */
-        int64_t xin, yout;
-        CK_CHECK(ck_tensor_size(CK_LAYOUT_NCHW8C, d->n, d->c, d->h, d->w, &xin));
-        CK_CHECK(ck_tensor_size(CK_LAYOUT_NCHW8C, d->n, d->k, p->out_h, p->out_w, &yout));
-        p->workspace_size = (size_t)(xin + yout * 2) * sizeof(float);
-    }
+    /* workspace: the NCHW8c copy of an NCHW input, or the K-channel expansion
+     * (m > 1); plus NCHW8c output and residual for NCHW tensors */
+    int64_t xin = 0, yout = 0;
+    if (d->layout == CK_LAYOUT_NCHW || st->mult > 1)
+        CK_CHECK(ck_tensor_size(d->layout == CK_LAYOUT_NHWC ? CK_LAYOUT_NHWC : CK_LAYOUT_NCHW8C, d->n, d->k, d->h,
+                                d->w, &xin));
+    if (d->layout == CK_LAYOUT_NCHW) CK_CHECK(ck_tensor_size(CK_LAYOUT_NCHW8C, d->n, d->k, p->out_h, p->out_w, &yout));
+    p->workspace_size = (size_t)(xin + yout * 2) * sizeof(float);
     return CK_OK;
 }
 
@@ -82,44 +83,45 @@ static void dw_destroy(ck_plan *p) {
     p->algo_state = NULL;
 }
 
-/* Channel multiplier > 1: straightforward loop (float accumulation). */
-static void dw_mult_loop(const ck_plan *p, const float *x, float *y, const float *res) {
+/* Channel multiplier m > 1: the K-channel expansion x'[n][k] = x[n][k / m]
+ * (NHWC -> NHWC, NCHW or NCHW8c -> NCHW8c with a zero channel tail). */
+static void dw_expand(const ck_plan *p, const float *x, float *xe) {
     const ck_conv2d_desc *d = &p->d.conv;
-    const int64_t P = p->out_h, Q = p->out_w, m = d->k / d->c;
+    const int64_t C = d->c, K = d->k, m = K / C, HW = d->h * d->w;
     const int nt = p->threads;
-#pragma omp parallel for collapse(2) num_threads(nt) schedule(static)
-    for (int64_t n = 0; n < d->n; n++)
-        for (int64_t k = 0; k < d->k; k++) {
-            const int64_t c = k / m;
-            const float *wk = p->weights + k * d->r * d->s;
-            for (int64_t oh = 0; oh < P; oh++)
-                for (int64_t ow = 0; ow < Q; ow++) {
-                    float acc = p->bias ? p->bias[k] : 0.f;
-                    for (int64_t r = 0; r < d->r; r++) {
-                        const int64_t ih = oh * d->stride_h - d->pad_top + r * d->dilation_h;
-                        if (ih < 0 || ih >= d->h) continue;
-                        for (int64_t s = 0; s < d->s; s++) {
-                            const int64_t iw = ow * d->stride_w - d->pad_left + s * d->dilation_w;
-                            if (iw < 0 || iw >= d->w) continue;
-                            acc += wk[r * d->s + s] * x[ck_offset(d->layout, d->c, d->h, d->w, n, c, ih, iw)];
-                        }
-                    }
-                    const int64_t o = ck_offset(d->layout, d->k, P, Q, n, k, oh, ow);
-                    if (res) acc += res[o];
-                    y[o] = ck_activate(d->activation, acc);
-                }
+    if (d->layout == CK_LAYOUT_NHWC) {
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+        for (int64_t px = 0; px < d->n * HW; px++) {
+            const float *src = x + px * C;
+            float *dst = xe + px * K;
+            for (int64_t k = 0; k < K; k++) dst[k] = src[k / m];
         }
-    if (d->layout == CK_LAYOUT_NCHW8C && d->k % 8) /* the blocked layout's channel tail stays zero */
-        for (int64_t n = 0; n < d->n; n++)
-            for (int64_t k = d->k; k < (d->k + 7) / 8 * 8; k++)
-                for (int64_t oh = 0; oh < P; oh++)
-                    for (int64_t ow = 0; ow < Q; ow++) y[ck_offset(d->layout, d->k, P, Q, n, k, oh, ow)] = 0.f;
+        return;
+    }
+    const int64_t KB = (K + 7) / 8, CB = (C + 7) / 8;
+    const int blocked = d->layout == CK_LAYOUT_NCHW8C;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t t = 0; t < d->n * KB; t++) {
+        const int64_t n = t / KB, kb = t % KB;
+        float *dst = xe + t * HW * 8;
+        const float *src[8];
+        int64_t step = blocked ? 8 : 1;
+        for (int l = 0; l < 8; l++) {
+            const int64_t k = kb * 8 + l, c = k / m;
+            src[l] = k >= K ? NULL
+                     : blocked ? x + ((n * CB + c / 8) * HW) * 8 + c % 8
+                               : x + (n * C + c) * HW;
+        }
+        for (int64_t px = 0; px < HW; px++)
+            for (int l = 0; l < 8; l++) dst[px * 8 + l] = src[l] ? src[l][px * step] : 0.f;
+    }
 }
 
+/* The multiplier-1 convolution of a K-channel input (C == K, or the expansion). */
 static void dw_run_blocked(const ck_plan *p, ck_layout layout, const float *x, float *y, const float *res) {
     const ck_conv2d_desc *d = &p->d.conv;
     const dw_state *st = p->algo_state;
-    const int64_t C = d->c, H = d->h, W = d->w, P = p->out_h, Q = p->out_w;
+    const int64_t C = d->k, H = d->h, W = d->w, P = p->out_h, Q = p->out_w;
     const int64_t cb = (C + 7) / 8, RS = d->r * d->s;
     const int nhwc = layout == CK_LAYOUT_NHWC;
     ck_chanvec_geom g0 = {.H = H, .W = W, .P = P, .Q = Q,
@@ -173,19 +175,21 @@ static void dw_run_blocked(const ck_plan *p, ck_layout layout, const float *x, f
 static ck_status dw_execute(const ck_plan *p, const float *x, float *y, const float *res, void *ws) {
     const ck_conv2d_desc *d = &p->d.conv;
     const dw_state *st = p->algo_state;
+    const ck_layout run = d->layout == CK_LAYOUT_NHWC ? CK_LAYOUT_NHWC : CK_LAYOUT_NCHW8C;
+    int64_t xin = 0, yout;
+    if (st->mult > 1 || d->layout == CK_LAYOUT_NCHW) CK_CHECK(ck_tensor_size(run, d->n, d->k, d->h, d->w, &xin));
+    float *xb = ws;
     if (st->mult > 1) {
-        dw_mult_loop(p, x, y, res);
-        return CK_OK;
+        dw_expand(p, x, xb);
+        x = xb;
     }
     if (d->layout != CK_LAYOUT_NCHW) {
-        dw_run_blocked(p, d->layout, x, y, res);
+        dw_run_blocked(p, run, x, y, res);
         return CK_OK;
     }
-    int64_t xin, yout;
-    CK_CHECK(ck_tensor_size(CK_LAYOUT_NCHW8C, d->n, d->c, d->h, d->w, &xin));
     CK_CHECK(ck_tensor_size(CK_LAYOUT_NCHW8C, d->n, d->k, p->out_h, p->out_w, &yout));
-    float *xb = ws, *yb = xb + xin, *rb = yb + yout;
-    CK_CHECK(ck_convert_layout(d->n, d->c, d->h, d->w, CK_LAYOUT_NCHW, x, CK_LAYOUT_NCHW8C, xb));
+    float *yb = xb + xin, *rb = yb + yout;
+    if (st->mult == 1) CK_CHECK(ck_convert_layout(d->n, d->c, d->h, d->w, CK_LAYOUT_NCHW, x, CK_LAYOUT_NCHW8C, xb));
     if (res) CK_CHECK(ck_convert_layout(d->n, d->k, p->out_h, p->out_w, CK_LAYOUT_NCHW, res, CK_LAYOUT_NCHW8C, rb));
     dw_run_blocked(p, CK_LAYOUT_NCHW8C, xb, yb, res ? rb : NULL);
     return ck_convert_layout(d->n, d->k, p->out_h, p->out_w, CK_LAYOUT_NCHW8C, yb, CK_LAYOUT_NCHW, y);

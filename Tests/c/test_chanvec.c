@@ -137,7 +137,7 @@ int main(void) {
         const int64_t chans[] = {1, 3, 7, 8, 9, 15, 16, 17, 24, 33};
         ck_conv2d_desc d = ck_conv2d_desc_init(ck_rand_int(1, 2), chans[ck_rand_int(0, 9)], ck_rand_int(1, 12), ck_rand_int(1, 12), 0,
                                                ck_rand_int(1, 5), ck_rand_int(1, 5));
-        const int64_t mult = it % 7 == 0 ? 2 : 1;
+        const int64_t mult = it % 7 == 0 ? 2 : it % 11 == 0 ? 3 : 1;
         d.k = d.c * mult;
         d.groups = d.c;
         d.stride_h = ck_rand_int(1, 3);
@@ -148,10 +148,27 @@ int main(void) {
         d.has_bias = (int32_t)ck_rand_int(0, 1);
         d.activation = acts[ck_rand_int(0, 4)];
         d.layout = layouts[it % 3];
-        if (mult > 1 && d.layout == CK_LAYOUT_NCHW8C) d.layout = CK_LAYOUT_NHWC;
         int64_t P, Q;
         if (ck_conv2d_output_shape(&d, &P, &Q) != CK_OK) continue;
         check_dw(d, it % 4 == 0, 1 + it % 2, it % 9 == 0);
+        cases++;
+    }
+    /* channel multiplier 2 and 4 on 3x3 / 5x5, stride 1 and 2, every layout,
+     * residual, 2 threads (the K-channel expansion path) */
+    for (int it = 0; it < 24; it++) {
+        const int64_t cs[] = {1, 3, 5, 8, 12};
+        ck_conv2d_desc d = ck_conv2d_desc_init(1 + it % 2, cs[it % 5], 6 + it % 7, 5 + it % 5, 0, 3 + 2 * (it % 2),
+                                               3 + 2 * (it % 2));
+        d.k = d.c * (it % 3 == 0 ? 4 : 2);
+        d.groups = d.c;
+        d.stride_h = d.stride_w = 1 + (it / 2) % 2;
+        d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1 + it % 2;
+        d.has_bias = it % 4 != 0;
+        d.activation = acts[it % 5];
+        d.layout = layouts[it % 3];
+        int64_t P, Q;
+        if (ck_conv2d_output_shape(&d, &P, &Q) != CK_OK) continue;
+        check_dw(d, it % 2 == 0, 1 + it % 2, 0);
         cases++;
     }
     /* MobileNet-like shapes (3x3, stride 1 and 2, ReLU6) with more spatial extent */

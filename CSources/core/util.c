@@ -103,7 +103,6 @@ ck_status ck_convert_layout(int64_t n, int64_t c, int64_t h, int64_t w, ck_layou
     CK_CHECK(ck_tensor_size(dl, n, c, h, w, &cnt));
     CK_CHECK_PTR(src, "src");
     CK_CHECK_PTR(dst, "dst");
-    if (dl == CK_LAYOUT_NCHW8C && c % 8) memset(dst, 0, (size_t)cnt * sizeof(float));
     if (sl == dl) {
         memcpy(dst, src, (size_t)cnt * sizeof(float));
         return CK_OK;
@@ -112,14 +111,24 @@ ck_status ck_convert_layout(int64_t n, int64_t c, int64_t h, int64_t w, ck_layou
     /* Fast paths: contiguous runs on one side, unit-stride inner loops the
      * compiler vectorises.  The generic loop below is the definition. */
     if (sl == CK_LAYOUT_NCHW && dl == CK_LAYOUT_NCHW8C) {
+        /* one pass over each destination block, zero tail lanes written in
+         * place (a network's 3-channel input: no memset + 3 strided passes) */
         for (int64_t in = 0; in < n; in++)
-            for (int64_t ic = 0; ic < c; ic++) {
-                const float *s = src + (in * c + ic) * hw;
-                float *d = dst + (in * cb + ic / 8) * hw * 8 + ic % 8;
-                for (int64_t i = 0; i < hw; i++) d[i * 8] = s[i];
+            for (int64_t b = 0; b < cb; b++) {
+                const int64_t nc = c - b * 8 < 8 ? c - b * 8 : 8;
+                const float *s = src + (in * c + b * 8) * hw;
+                float *d = dst + (in * cb + b) * hw * 8;
+                if (nc == 8) {
+                    for (int64_t i = 0; i < hw; i++)
+                        for (int64_t l = 0; l < 8; l++) d[i * 8 + l] = s[l * hw + i];
+                } else {
+                    for (int64_t i = 0; i < hw; i++)
+                        for (int64_t l = 0; l < 8; l++) d[i * 8 + l] = l < nc ? s[l * hw + i] : 0.f;
+                }
             }
         return CK_OK;
     }
+    if (dl == CK_LAYOUT_NCHW8C && c % 8) memset(dst, 0, (size_t)cnt * sizeof(float));
     if (sl == CK_LAYOUT_NCHW8C && dl == CK_LAYOUT_NCHW) {
         for (int64_t in = 0; in < n; in++)
             for (int64_t ic = 0; ic < c; ic++) {

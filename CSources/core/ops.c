@@ -2,6 +2,7 @@
  * element-wise / normalisation ops (validated per call: they carry no
  * shape-dependent state worth planning). */
 #include "internal.h"
+#include "../kernels/eltwise_kernels.h"
 #include "../kernels/chanvec_kernels.h"
 #include <math.h>
 #include <stdlib.h>
@@ -398,7 +399,7 @@ ck_status ck_activation_forward(ck_activation act, int64_t count, const float *x
     if (count < 0 || count > CK_MAX_ELEMENTS) return ck_fail(CK_ERR_INVALID_SHAPE, "count=%lld out of range", (long long)count);
     CK_CHECK_PTR(x, "x");
     CK_CHECK_PTR(y, "y");
-    for (int64_t i = 0; i < count; i++) y[i] = ck_activate(act, x[i]);
+    ck_eltwise_get()->act(count, x, act, y);
     return CK_OK;
 }
 
@@ -445,16 +446,30 @@ ck_status ck_batch_norm_inference(ck_layout layout, int64_t n, int64_t c, int64_
     CK_CHECK_PTR(y, "y");
     for (int64_t ic = 0; ic < c; ic++)
         if (!(var[ic] >= 0.f)) return ck_fail(CK_ERR_INVALID_ARGUMENT, "variance of channel %lld is negative or NaN", (long long)ic);
-    for (int64_t in = 0; in < n; in++)
-        for (int64_t ic = 0; ic < c; ic++) {
-            const double scale = (double)gamma[ic] / sqrt((double)var[ic] + (double)eps);
-            const double shift = (double)beta[ic] - scale * (double)mean[ic];
-            for (int64_t ih = 0; ih < h; ih++)
-                for (int64_t iw = 0; iw < w; iw++) {
-                    const int64_t o = ck_offset(layout, c, h, w, in, ic, ih, iw);
-                    y[o] = ck_activate(act, (float)(scale * (double)x[o] + shift));
-                }
-        }
+    /* y = act(x * scale + shift), scale and shift folded once per channel (in
+     * double, then rounded), applied by the element-wise kernels per layout */
+    const int64_t cb = (c + 7) / 8, cp = layout == CK_LAYOUT_NCHW8C ? cb * 8 : c, hw = h * w;
+    float *scale = malloc((size_t)cp * 2 * sizeof(float));
+    if (!scale) return ck_fail(CK_ERR_OUT_OF_MEMORY, "batch norm: allocating %lld channel constants", (long long)cp);
+    float *shift = scale + cp;
+    for (int64_t ic = 0; ic < cp; ic++) {
+        const double sc = ic < c ? (double)gamma[ic] / sqrt((double)var[ic] + (double)eps) : 0.0;
+        scale[ic] = (float)sc;
+        shift[ic] = ic < c ? (float)((double)beta[ic] - sc * (double)mean[ic]) : 0.f;
+    }
+    const ck_eltwise_kernels *k = ck_eltwise_get();
+    for (int64_t in = 0; in < n; in++) {
+        if (layout == CK_LAYOUT_NCHW)
+            for (int64_t ic = 0; ic < c; ic++)
+                k->affine1(hw, x + (in * c + ic) * hw, scale[ic], shift[ic], act, y + (in * c + ic) * hw);
+        else if (layout == CK_LAYOUT_NHWC)
+            k->affine(hw, c, x + in * hw * c, scale, shift, act, y + in * hw * c);
+        else
+            for (int64_t b = 0; b < cb; b++)
+                k->affine(hw, 8, x + (in * cb + b) * hw * 8, scale + b * 8, shift + b * 8, act,
+                          y + (in * cb + b) * hw * 8);
+    }
+    free(scale);
     ck_zero_blocked_tail(layout, n, c, h, w, y);
     return CK_OK;
 }
@@ -494,7 +509,7 @@ ck_status ck_add(int64_t count, const float *a, const float *b, ck_activation ac
     CK_CHECK_PTR(a, "a");
     CK_CHECK_PTR(b, "b");
     CK_CHECK_PTR(y, "y");
-    for (int64_t i = 0; i < count; i++) y[i] = ck_activate(act, a[i] + b[i]);
+    ck_eltwise_get()->add(count, a, b, act, y);
     return CK_OK;
 }
 

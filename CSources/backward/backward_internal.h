@@ -17,6 +17,14 @@ void ck_ref_pool2d_backward(const ck_pool2d_desc *d, int64_t P, int64_t Q, const
 void ck_ref_dense_backward(const ck_dense_desc *d, const float *x, const float *w, const float *dy, float *dx,
                            float *dw, float *db);
 
+/* Depthwise backward on 8-channel blocks (conv_backward_dw.c), NCHW/NHWC,
+ * groups == C == K.  ck_dw_backward_size: 1 and the workspace floats if the
+ * path serves the plan within its workspace limit, else 0.  The passes need
+ * that many floats of workspace; db may be NULL. */
+int ck_dw_backward_size(const ck_plan *pl, int64_t *floats);
+ck_status ck_dw_backward_data(const ck_plan *pl, const float *dy, const float *w, float *dx, float *ws);
+ck_status ck_dw_backward_weights(const ck_plan *pl, const float *x, const float *dy, float *dw, float *db, float *ws);
+
 /* The forward window of output (p, q) of a pooling plane: the arg-max (first
  * maximum in r-major scan; *ah = -1 if the window holds no input element),
  * and the average's divisor (0 if no input element).  x_at(ih, iw) is read

@@ -67,6 +67,14 @@ static ck_status bwd_size_fast(ck_plan *p) {
     st->direct = is_direct_1x1(d);
     st->depthwise = d->groups > 1 && d->groups == d->c && d->groups == d->k;
     st->pack_floats = nhwc ? (d->k * kred + 15) / 16 * 16 : 0;
+    int64_t dw_floats;
+    if (st->depthwise && ck_dw_backward_size(p, &dw_floats)) {
+        /* 8-channel-block path (conv_backward_dw.c) */
+        st->depthwise = 2;
+        st->pack_floats = 0;
+        p->workspace_size = (size_t)dw_floats * sizeof(float);
+        return CK_OK;
+    }
     const size_t pack_bytes = (size_t)st->pack_floats * sizeof(float);
     if (pack_bytes > p->workspace_limit)
         return ck_fail(CK_ERR_WORKSPACE_LIMIT,
@@ -512,6 +520,7 @@ static ck_status bwd_data_fast(const ck_plan *p, const float *dy, const float *w
     const int nt = p->threads;
     const double flops = 2.0 * (double)N * (double)K * (double)kred * (double)PQ;
     float *col = ws, *pack = ws ? ws + st->col_floats : NULL;
+    if (st->depthwise == 2) return ck_dw_backward_data(p, dy, w, dx, ws);
     if (st->depthwise) {
         dw_data(p, dy, w, dx, pack);
         return CK_OK;
@@ -663,6 +672,7 @@ static ck_status bwd_weights_fast(const ck_plan *p, const float *x, const float 
     const int nt = p->threads;
     const double flops = 2.0 * (double)N * (double)K * (double)kred * (double)PQ;
     float *col = ws, *pack = ws ? ws + st->col_floats : NULL;
+    if (st->depthwise == 2) return ck_dw_backward_weights(p, x, dy, dw, db, ws);
     if (db) bias_grad(p, dy, db);
     if (st->depthwise) {
         dw_weights(p, x, dy, dw, pack);

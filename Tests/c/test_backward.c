@@ -134,7 +134,7 @@ static void test_conv_finite_differences(void) {
     const ck_algorithm algos[] = {CK_ALGO_REFERENCE, CK_ALGO_IM2COL};
     for (int li = 0; li < 2; li++)
         for (int ai = 0; ai < 2; ai++) {
-            for (int cfg = 0; cfg < 7; cfg++) {
+            for (int cfg = 0; cfg < 8; cfg++) {
                 ck_conv2d_desc d = ck_conv2d_desc_init(1, 3, 5, 5, 2, 3, 3);
                 switch (cfg) {
                 case 0: d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1; break;
@@ -144,6 +144,9 @@ static void test_conv_finite_differences(void) {
                 case 4: d.c = d.k = d.groups = 3; d.pad_top = d.pad_left = 1; d.pad_bottom = 2; break;
                 case 5: d.r = d.s = 1; d.n = 2; break; /* 1x1: GEMMs without a column matrix */
                 case 6: d.r = d.s = 1; d.stride_h = 2; d.stride_w = 3; break;
+                case 7: /* depthwise, stride 2, dilation 2 */
+                    d.c = d.k = d.groups = 9; d.stride_h = d.stride_w = 2; d.dilation_w = 2; d.pad_top = 2; d.pad_left = 1;
+                    break;
                 }
                 d.layout = layouts[li];
                 conv_fd_case(d, algos[ai]);
@@ -307,6 +310,98 @@ static void test_conv_fast_vs_reference(void) {
             conv_fast_case(&b, t, 0);
             conv_fast_case(&b, t, 200 << 10);
         }
+}
+
+/* Depthwise (groups == C == K): the 8-channel-block path (conv_backward_dw.c):
+ * odd channel counts (partial blocks), stride 1 (gather) and 2-3 (scatter),
+ * padding 0-2 incl. asymmetric, dilation, 3x3 (register accumulators) and
+ * other kernel sizes, N = 1 and 2, 1 and 2 threads (above the threading
+ * threshold too), tiny spatial sizes, both layouts; channel multiplier 2
+ * (the grouped GEMM path); and weight gradients that do not depend on the
+ * thread count. */
+static void test_conv_depthwise(void) {
+    ck_rng_seed(7);
+    const int64_t chans[] = {1, 3, 8, 11, 17};
+    for (int li = 0; li < 2; li++)
+        for (int ci = 0; ci < 5; ci++)
+            for (int cfg = 0; cfg < 8; cfg++) {
+                ck_conv2d_desc d = ck_conv2d_desc_init(1 + (cfg & 1), chans[ci], 7, 6, chans[ci], 3, 3);
+                d.groups = d.c;
+                d.layout = li ? CK_LAYOUT_NHWC : CK_LAYOUT_NCHW;
+                switch (cfg) {
+                case 0: d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1; break;
+                case 1: break; /* unpadded */
+                case 2: d.stride_h = d.stride_w = 2; d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1; break;
+                case 3: d.dilation_h = d.dilation_w = 2; d.pad_top = d.pad_left = 2; d.pad_bottom = 1; break;
+                case 4: d.r = 5; d.s = 5; d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 2; break;
+                case 5: d.r = 2; d.s = 3; d.stride_h = 1; d.stride_w = 2; d.pad_left = 2; d.pad_top = 1; break;
+                case 6: d.h = 1; d.w = 2; d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1; break; /* tiny */
+                case 7: d.stride_h = 3; d.stride_w = 2; d.dilation_w = 2; d.pad_top = 2; d.pad_right = 2; break;
+                }
+                int64_t P, Q;
+                if (ck_conv2d_output_shape(&d, &P, &Q) != CK_OK) { CHECK(0, "bad case %s", ck_conv_desc_str(&d)); continue; }
+                for (int t = 1; t <= 2; t++) conv_fast_case(&d, t, 0);
+            }
+    /* random shapes */
+    for (int i = 0; i < 60; i++) {
+        const int64_t c = ck_rand_int(1, 20);
+        ck_conv2d_desc d = ck_conv2d_desc_init(ck_rand_int(1, 2), c, ck_rand_int(1, 9), ck_rand_int(1, 9), c,
+                                               ck_rand_int(1, 3), ck_rand_int(1, 3));
+        d.groups = c;
+        d.stride_h = ck_rand_int(1, 2); d.stride_w = ck_rand_int(1, 2);
+        d.dilation_h = ck_rand_int(1, 2); d.dilation_w = ck_rand_int(1, 2);
+        d.pad_top = ck_rand_int(0, 2); d.pad_left = ck_rand_int(0, 2);
+        d.pad_bottom = ck_rand_int(0, 2); d.pad_right = ck_rand_int(0, 2);
+        d.layout = ck_rand_int(0, 1) ? CK_LAYOUT_NHWC : CK_LAYOUT_NCHW;
+        int64_t P, Q;
+        if (ck_conv2d_output_shape(&d, &P, &Q) != CK_OK) { i--; continue; }
+        conv_fast_case(&d, (int)ck_rand_int(1, 2), 0);
+    }
+    /* larger: threaded over (image, block) tasks; multiplier 2 */
+    for (int li = 0; li < 2; li++)
+        for (int t = 1; t <= 2; t++) {
+            ck_conv2d_desc d = ck_conv2d_desc_init(2, 21, 16, 15, 21, 3, 3);
+            d.groups = 21;
+            d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
+            d.layout = li ? CK_LAYOUT_NHWC : CK_LAYOUT_NCHW;
+            conv_fast_case(&d, t, 0);
+            d.stride_h = d.stride_w = 2;
+            conv_fast_case(&d, t, 0);
+            conv_fast_case(&d, t, 4096); /* workspace limit: the generic depthwise loops */
+            ck_conv2d_desc m = ck_conv2d_desc_init(2, 5, 9, 9, 10, 3, 3);
+            m.groups = 5;
+            m.pad_top = m.pad_left = m.pad_bottom = m.pad_right = 1;
+            m.layout = d.layout;
+            conv_fast_case(&m, t, 0);
+            m.stride_h = m.stride_w = 2;
+            conv_fast_case(&m, t, 0);
+        }
+    /* the same dw/db bits at 1 and 2 threads */
+    for (int li = 0; li < 2; li++) {
+        ck_conv2d_desc d = ck_conv2d_desc_init(3, 19, 20, 20, 19, 3, 3);
+        d.groups = 19;
+        d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
+        d.layout = li ? CK_LAYOUT_NHWC : CK_LAYOUT_NCHW;
+        int64_t P, Q;
+        if (ck_conv2d_output_shape(&d, &P, &Q) != CK_OK) continue;
+        const int64_t xn = d.n * d.c * d.h * d.w, yn = d.n * d.k * P * Q, wn = d.k * d.r * d.s;
+        float *x = ck_test_alloc(xn), *dy = ck_test_alloc(yn);
+        float *dw1 = ck_test_alloc(wn), *dw2 = ck_test_alloc(wn), *db1 = ck_test_alloc(d.k), *db2 = ck_test_alloc(d.k);
+        ck_fill_uniform(x, xn, -1, 1);
+        ck_fill_uniform(dy, yn, -1, 1);
+        ck_plan *p1 = bwd_plan(&d, CK_ALGO_IM2COL, 1, 0), *p2 = bwd_plan(&d, CK_ALGO_IM2COL, 2, 0);
+        if (p1 && p2) {
+            CHECK_OK(ck_conv2d_backward_weights(p1, x, dy, dw1, db1, NULL, 0));
+            CHECK_OK(ck_conv2d_backward_weights(p2, x, dy, dw2, db2, NULL, 0));
+            CHECK(memcmp(dw1, dw2, (size_t)wn * sizeof(float)) == 0, "dw differs between 1 and 2 threads [%s]",
+                  ck_conv_desc_str(&d));
+            CHECK(memcmp(db1, db2, (size_t)d.k * sizeof(float)) == 0, "db differs between 1 and 2 threads [%s]",
+                  ck_conv_desc_str(&d));
+        }
+        ck_plan_destroy(p1);
+        ck_plan_destroy(p2);
+        free(x); free(dy); free(dw1); free(dw2); free(db1); free(db2);
+    }
 }
 
 /* ---- pooling -------------------------------------------------------------- */
@@ -914,6 +1009,7 @@ static void test_conv_errors(void) {
 int main(void) {
     test_conv_finite_differences();
     test_conv_fast_vs_reference();
+    test_conv_depthwise();
     test_pool();
     test_global_pool();
     test_dense();

@@ -9,7 +9,7 @@
  * blocks (nbk <= 4 blocks of 8 channels), as [cb][R][S][8 c][nbk][8 k] with
  * zero-padded tails: the micro-kernel streams one tap's 8*nbk*8 weights
  * contiguously.  The micro-kernel (kernels/conv_direct_ukernel_*) keeps
- * ur x nbk accumulators in registers (4x24, 6x16 and 12x8 on AVX2) for the
+ * ur x nbk accumulators in registers (4x24 or with clang 3x24, 6x16 and 12x8 on AVX2) for the
  * whole reduction over a chunk of input-channel blocks.
  *
  * Blocking and threading: the output of one image/group is seen as a flat
@@ -120,12 +120,39 @@ static void direct_set_bounds(direct_geom *gm, int64_t S, int64_t dw) {
     if (gm->qlo > gm->qhi) gm->qlo = gm->qhi;
 }
 
+/* AVX2 3-block tiles (3 output-channel blocks per chunk, see direct_create):
+ * 4x24 needs all 16 ymm registers; GCC keeps them there, but clang (the
+ * compiler of the Swift package build) spills an accumulator in the
+ * 8-channel loop and runs it at about half speed (resnet18.l1.3x3 43 vs 93
+ * GFLOPS, mobilenetv2.pw56 36 vs 75 at 1 thread), so clang builds use 3x24
+ * (13 registers): 1 thread, vs 6x16 + 12x8, resnet18.l3.3x3 82 -> 89,
+ * l4.3x3 74 -> 81, vgg16.conv5_2 79 -> 86, mobilenetv2.pw56 83 -> 90 GFLOPS,
+ * l1.3x3 unchanged (GCC with 4x24: 94, 88, 89, 93). */
+#ifndef DIRECT_USE_4X24
+#if defined(__clang__)
+#define DIRECT_USE_4X24 0
+#else
+#define DIRECT_USE_4X24 1
+#endif
+#endif
+
+/* The AVX2 3-block tile (see DIRECT_USE_4X24); CONVKIT_DIRECT_TILE3=4x24 or
+ * 3x24 in the environment picks one (tests run both with either compiler). */
+#if defined(__x86_64__)
+static const ck_direct_ukernel_set *direct_tile3(void) {
+    const char *e = getenv("CONVKIT_DIRECT_TILE3");
+    if (e && !strcmp(e, "4x24")) return &ck_f32_conv_direct_ukernel_4x24__avx2_fma;
+    if (e && !strcmp(e, "3x24")) return &ck_f32_conv_direct_ukernel_3x24__avx2_fma;
+    return DIRECT_USE_4X24 ? &ck_f32_conv_direct_ukernel_4x24__avx2_fma : &ck_f32_conv_direct_ukernel_3x24__avx2_fma;
+}
+#endif
+
 static const ck_direct_ukernel_set *direct_kernels(ck_isa isa, int nbk) {
 #if defined(__x86_64__)
     if (isa == CK_ISA_AVX2_FMA) {
         switch (nbk) {
         case 1: return &ck_f32_conv_direct_ukernel_12x8__avx2_fma;
-        case 3: return &ck_f32_conv_direct_ukernel_4x24__avx2_fma;
+        case 3: return direct_tile3();
         default: return &ck_f32_conv_direct_ukernel_6x16__avx2_fma;
         }
     }
@@ -148,17 +175,6 @@ static const ck_direct_ukernel_set *direct_kernels(ck_isa isa, int nbk) {
  * On AVX2, 4x24 (3 blocks, all 16 registers, 7 loads per 12 FMAs) measured
  * faster on the deep layers and on odd block counts (see direct_create). */
 #define DIRECT_MAIN_NBK 2
-/* The 4x24 tile needs all 16 ymm registers; GCC keeps them there, but clang
- * (the compiler of the Swift package build) spills and runs it at about half
- * speed (resnet18.l1.3x3 43 vs 93 GFLOPS, mobilenetv2.pw56 36 vs 75 at 1
- * thread), so clang builds keep the 6x16 + 12x8 chunking. */
-#ifndef DIRECT_USE_4X24
-#if defined(__clang__)
-#define DIRECT_USE_4X24 0
-#else
-#define DIRECT_USE_4X24 1
-#endif
-#endif
 /* Packed weights of one cache chunk of input-channel blocks.  1x1: L1-sized.
  * Larger kernels: a quarter of L2 -- fewer passes of the accumulator tile
  * through memory beat L1-resident weights (Zen 3, 1 thread: 3x3 layers 3-5%
@@ -206,9 +222,9 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
     st->chunks = calloc((size_t)st->KBg, sizeof *st->chunks);
     if (!st->chunks) return ck_fail(CK_ERR_OUT_OF_MEMORY, "direct: allocating the chunk table");
     st->nch = 0;
-    /* AVX2: an odd block count >= 3 ends with one 3-block chunk (4x24)
+    /* AVX2: an odd block count >= 3 ends with one 3-block chunk (4x24, 3x24 with clang)
      * instead of a lone 1-block one (12x8, ~1.5x slower per FMA) */
-    const int tail3 = DIRECT_USE_4X24 && st->isa == CK_ISA_AVX2_FMA && st->KBg >= 3 && st->KBg % 2 == 1;
+    const int tail3 = st->isa == CK_ISA_AVX2_FMA && st->KBg >= 3 && st->KBg % 2 == 1;
     /* AVX2 and C/g >= 16: 3-block chunks (4x24: 3 weight loads + 4
      * broadcasts per 12 FMAs), the remainder as 2-block ones (3x3 layers
      * with C >= 64: 1-8% faster than 6x16 at 1 thread, 7x7 ones more; 1x1
@@ -217,7 +233,7 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
      * >= 4) and each part is chunked on its own, so that chunks of 3 and 2
      * still split evenly between the threads when there are few pixel
      * blocks (7x7 and 14x14 layers). */
-    const int main3 = DIRECT_USE_4X24 && st->isa == CK_ISA_AVX2_FMA && st->CBg >= 2;
+    const int main3 = st->isa == CK_ISA_AVX2_FMA && st->CBg >= 2;
     const int64_t nparts = main3 && plan->threads > 1 && st->KBg >= 4 * (int64_t)plan->threads ? plan->threads : 1;
     for (int64_t kb = 0, part = 0; kb < st->KBg;) {
         const int64_t pend = st->KBg * (part + 1) / nparts;

@@ -7,7 +7,12 @@
  *
  * Tolerance: |y - y_ref| <= tol * (sum|w*x| + |b| + |res|) with
  * tol = 4 * sqrt(C/g * R * S) * 2^-24; exact equality on small-integer data;
- * the blocked layout's output channel tail must be exactly zero. */
+ * the blocked layout's output channel tail must be exactly zero.
+ *
+ * The sweep runs three times: with the default AVX2 3-block tile and with
+ * CONVKIT_DIRECT_TILE3=4x24 and =3x24 (GCC builds default to 4x24, clang
+ * builds to 3x24), so both tiles are checked with either compiler. */
+#define _POSIX_C_SOURCE 200809L
 #include "testutil.h"
 
 static int g_cases = 0;
@@ -144,11 +149,8 @@ static void randomise_rest(tcase *tc, int i) {
     tc->integer = 0;
 }
 
-int main(void) {
+static void sweep(void) {
     ck_rng_seed(20240601);
-    ck_cpu_info info;
-    ck_get_cpu_info(&info);
-    printf("test_direct: dispatched ISA %s\n", ck_isa_name(info.dispatched_isa));
     int i = 0;
     tcase tc;
 
@@ -371,6 +373,20 @@ int main(void) {
             tc.integer = a % 2 == 0;
             run_case(&tc);
         }
+}
+
+int main(void) {
+    ck_cpu_info info;
+    ck_get_cpu_info(&info);
+    printf("test_direct: dispatched ISA %s\n", ck_isa_name(info.dispatched_isa));
+    sweep();
+    static const char *tiles[] = {"4x24", "3x24"};
+    for (int t = 0; t < 2; t++) {
+        setenv("CONVKIT_DIRECT_TILE3", tiles[t], 1);
+        printf("test_direct: CONVKIT_DIRECT_TILE3=%s\n", tiles[t]);
+        sweep();
+    }
+    unsetenv("CONVKIT_DIRECT_TILE3");
     printf("test_direct: %d generated cases\n", g_cases);
     return ck_test_finish("test_direct");
 }

@@ -300,6 +300,9 @@ static ck_status dwb_weights(const ck_plan *pl, const float *x, const float *dy,
     const int T = dwb_threads(pl, &c), avx2 = use_avx2();
     const int64_t tasks = N * CB, pt = d->pad_top, pl_ = d->pad_left;
     const dwb_geom g = {c.P, c.Q, d->r, d->s, d->stride_h, d->stride_w, d->dilation_h, d->dilation_w, c.Wx};
+    /* band rows: dy band + its x rows within ~96 KB */
+    int64_t B = (24576 / 8 - (d->r - 1) * d->dilation_h * c.Wx) / (c.Q + d->stride_h * c.Wx);
+    if (B < 1) B = 1;
 #pragma omp parallel for num_threads(T) if (T > 1) schedule(static, 1)
     for (int t = 0; t < T; t++) {
         float *dyt = scratch + (int64_t)t * c.thread_floats, *xp = dyt + up16(PQ * 8);
@@ -309,33 +312,42 @@ static ck_status dwb_weights(const ck_plan *pl, const float *x, const float *dy,
             int64_t yo, ycs, yps, xo, xcs, xps;
             block_at(d, PQ, n, c0, &yo, &ycs, &yps);
             block_at(d, HW, n, c0, &xo, &xcs, &xps);
-            pack8(avx2, dy + yo, ycs, yps, PQ, nc, dyt);
-            /* padded x block: rows u = ih + pt in [0, Hx), cols v = iw + pl in [0, Wx),
-             * copied from the packed plane xs (after xp) */
+            /* bands of B output rows: the band's dy rows and the padded x rows they
+             * read are packed next to each other (cache-resident) before the
+             * kernel runs on them; x rows that are not whole 8x8 transposes (NCHW,
+             * W not a multiple of 8) are copied from the plane packed once */
             float *xs = xp + c.Hx * c.Wx * 8;
             int64_t v_lo = pl_, v_hi = pl_ + W;
             if (v_hi > c.Wx) v_hi = c.Wx;
-            const int by_row = xps != 1 || (v_hi - v_lo) % 8 == 0;
-            if (!by_row) pack8(avx2, x + xo, xcs, xps, HW, nc, xs);
-            for (int64_t u = 0; u < c.Hx; u++) {
-                float *row = xp + u * c.Wx * 8;
-                const int64_t ih = u - pt;
-                if (ih < 0 || ih >= H || v_lo >= v_hi) {
-                    memset(row, 0, (size_t)(c.Wx * 8) * sizeof(float));
-                    continue;
-                }
-                if (v_lo > 0) memset(row, 0, (size_t)(v_lo * 8) * sizeof(float));
-                if (by_row) pack8(avx2, x + xo + ih * W * xps, xcs, xps, v_hi - v_lo, nc, row + v_lo * 8);
-                else memcpy(row + v_lo * 8, xs + ih * W * 8, (size_t)((v_hi - v_lo) * 8) * sizeof(float));
-                if (v_hi < c.Wx) memset(row + v_hi * 8, 0, (size_t)((c.Wx - v_hi) * 8) * sizeof(float));
-            }
+            const int x_rows = xps != 1 || (v_hi - v_lo) % 8 == 0;
+            if (!x_rows) pack8(avx2, x + xo, xcs, xps, HW, nc, xs);
             double *acc = part + task * (RS + 1) * 8, *bacc = acc + RS * 8;
             for (int64_t i = 0; i < (RS + 1) * 8; i++) acc[i] = 0.0;
+            for (int64_t p0 = 0; p0 < c.P; p0 += B) {
+                const int64_t p1 = p0 + B < c.P ? p0 + B : c.P;
+                /* a band of dy is contiguous in both layouts */
+                pack8(avx2, dy + yo + p0 * c.Q * yps, ycs, yps, (p1 - p0) * c.Q, nc, dyt);
+                const int64_t ua = p0 * d->stride_h, ub = (p1 - 1) * d->stride_h + (d->r - 1) * d->dilation_h + 1;
+                for (int64_t u = ua; u < ub; u++) {
+                    float *row = xp + (u - ua) * c.Wx * 8;
+                    const int64_t ih = u - pt;
+                    if (ih < 0 || ih >= H || v_lo >= v_hi) {
+                        memset(row, 0, (size_t)(c.Wx * 8) * sizeof(float));
+                        continue;
+                    }
+                    if (v_lo > 0) memset(row, 0, (size_t)(v_lo * 8) * sizeof(float));
+                    if (x_rows) pack8(avx2, x + xo + ih * W * xps, xcs, xps, v_hi - v_lo, nc, row + v_lo * 8);
+                    else memcpy(row + v_lo * 8, xs + ih * W * 8, (size_t)((v_hi - v_lo) * 8) * sizeof(float));
+                    if (v_hi < c.Wx) memset(row + v_hi * 8, 0, (size_t)((c.Wx - v_hi) * 8) * sizeof(float));
+                }
+                dwb_geom gb = g;
+                gb.P = p1 - p0;
 #if defined(__x86_64__)
-            if (avx2) dwb_weights_plane_avx2(&g, dyt, xp, acc, bacc);
-            else
+                if (avx2) dwb_weights_plane_avx2(&gb, dyt, xp, acc, bacc);
+                else
 #endif
-                dwb_weights_plane_generic(&g, dyt, xp, acc, bacc);
+                    dwb_weights_plane_generic(&gb, dyt, xp, acc, bacc);
+            }
         }
     }
     /* sum over images in order */

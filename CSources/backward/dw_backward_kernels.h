@@ -51,10 +51,18 @@ DWB_ATTR static void DWB_FN(dwb_data_gather)(const dwb_geom *g, const float *dyp
                 DWB_ST(o + 16, a2);
                 DWB_ST(o + 24, a3);
             }
+            for (int64_t v = vr; v < v1; v++) { /* the last < 4 columns */
+                v8 a0 = DWB_ZERO, a1 = DWB_ZERO, a2 = DWB_ZERO;
+                const float *x = dyp + ((u + mh) * ldp + v + mw) * 8;
+                for (int j = 0; j < 3; j++) {
+                    a0 = DWB_FMA(DWB_LD(wb + j * 8), DWB_LD(x - j * 8), a0);
+                    a1 = DWB_FMA(DWB_LD(wb + 24 + j * 8), DWB_LD(x - (dh * ldp + j) * 8), a1);
+                    a2 = DWB_FMA(DWB_LD(wb + 48 + j * 8), DWB_LD(x - (2 * dh * ldp + j) * 8), a2);
+                }
+                DWB_ST(out + (v - v0) * 8, a0 + a1 + a2);
+            }
         }
-        if (vr >= v1) return;
-        dst += (vr - v0) * 8; /* the last < 4 columns of every row: general loop below */
-        v0 = vr;
+        return;
     }
     const float *rows[16];
     int64_t rr[16], sv[16], q0[16];

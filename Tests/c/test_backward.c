@@ -324,7 +324,7 @@ static void test_conv_depthwise(void) {
     const int64_t chans[] = {1, 3, 8, 11, 17};
     for (int li = 0; li < 2; li++)
         for (int ci = 0; ci < 5; ci++)
-            for (int cfg = 0; cfg < 8; cfg++) {
+            for (int cfg = 0; cfg < 9; cfg++) {
                 ck_conv2d_desc d = ck_conv2d_desc_init(1 + (cfg & 1), chans[ci], 7, 6, chans[ci], 3, 3);
                 d.groups = d.c;
                 d.layout = li ? CK_LAYOUT_NHWC : CK_LAYOUT_NCHW;
@@ -337,6 +337,7 @@ static void test_conv_depthwise(void) {
                 case 5: d.r = 2; d.s = 3; d.stride_h = 1; d.stride_w = 2; d.pad_left = 2; d.pad_top = 1; break;
                 case 6: d.h = 1; d.w = 2; d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1; break; /* tiny */
                 case 7: d.stride_h = 3; d.stride_w = 2; d.dilation_w = 2; d.pad_top = 2; d.pad_right = 2; break;
+                case 8: d.w = 7; d.dilation_h = 2; d.pad_top = 2; d.pad_left = d.pad_right = 1; break; /* 4 + 3 columns */
                 }
                 int64_t P, Q;
                 if (ck_conv2d_output_shape(&d, &P, &Q) != CK_OK) { CHECK(0, "bad case %s", ck_conv_desc_str(&d)); continue; }

@@ -15,6 +15,7 @@
  * Threads: OpenMP over the N * ceil(C/8) (image, block) tasks, static split.
  * Kernels: dw_backward_kernels.h, portable and AVX2+FMA (run-time dispatch). */
 #include "backward_internal.h"
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__x86_64__)
@@ -95,12 +96,16 @@ int ck_dw_backward_size(const ck_plan *pl, int64_t *floats) {
     if (d->r > 16 || d->s > 16) return 0; /* the gather's tap lists */
     dwb_ctx c;
     dwb_ctx_init(&c, d, pl->out_h, pl->out_w);
-    const double total = (double)c.part_floats +
+    const double total = (double)c.part_floats + 2.0 /* room to align the double partials */ +
                          (double)pl->threads * (double)c.thread_floats;
     if (total * 4.0 > (double)pl->workspace_limit) return 0;
     *floats = (int64_t)total;
     return 1;
 }
+
+/* The caller's workspace is only float-aligned; the per-task partials are
+ * doubles, so start them on an 8-byte boundary (the size has 2 floats spare). */
+static float *dwb_align(float *ws) { return (uintptr_t)ws % 8 ? ws + 1 : ws; }
 
 static int use_avx2(void) {
 #if defined(__x86_64__)
@@ -295,6 +300,7 @@ static ck_status dwb_weights(const ck_plan *pl, const float *x, const float *dy,
     dwb_ctx c;
     dwb_ctx_init(&c, d, pl->out_h, pl->out_w);
     const int64_t N = d->n, C = d->c, H = d->h, W = d->w, RS = d->r * d->s, CB = c.CB, PQ = c.PQ, HW = c.HW;
+    ws = dwb_align(ws);
     double *part = (double *)(void *)ws;
     float *scratch = ws + c.part_floats;
     const int T = dwb_threads(pl, &c), avx2 = use_avx2();

@@ -218,7 +218,9 @@ static void conv_fast_case(const ck_conv2d_desc *d, int threads, size_t limit) {
     for (int64_t i = 0; i < xn; i++) dx[i] = NAN;
     for (int64_t i = 0; i < wn; i++) dw[i] = NAN;
     for (int64_t i = 0; i < d->k; i++) db[i] = NAN;
-    void *buf = ws ? malloc(ws) : NULL;
+    /* a caller's workspace is only float-aligned: offset it by 4 bytes */
+    char *raw = ws ? malloc(ws + 8) : NULL;
+    void *buf = raw ? raw + 4 : NULL;
     CHECK_OK(ck_conv2d_backward_data(fast, dy, w, dx, buf, ws));
     CHECK_OK(ck_conv2d_backward_weights(fast, x, dy, dw, db, buf, ws));
     CHECK_OK(ck_conv2d_backward_data(ref, dy, w, dxr, NULL, 0));
@@ -238,7 +240,7 @@ static void conv_fast_case(const ck_conv2d_desc *d, int threads, size_t limit) {
     CHECK_OK(ck_conv2d_backward_weights(fast, x, dy, dw2, NULL, NULL, 0));
     CHECK(memcmp(dx, dx2, (size_t)xn * sizeof(float)) == 0, "repeat dx differs [%s]", ck_conv_desc_str(d));
     CHECK(memcmp(dw, dw2, (size_t)wn * sizeof(float)) == 0, "repeat dw differs [%s]", ck_conv_desc_str(d));
-    free(dx2); free(dw2); free(buf);
+    free(dx2); free(dw2); free(raw);
     free(x); free(w); free(dy); free(ax); free(aw); free(ady);
     free(dx); free(dxr); free(bx); free(dw); free(dwr); free(bw); free(db); free(dbr); free(bb);
     ck_plan_destroy(fast);

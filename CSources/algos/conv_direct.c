@@ -9,7 +9,7 @@
  * blocks (nbk <= 4 blocks of 8 channels), as [cb][R][S][8 c][nbk][8 k] with
  * zero-padded tails: the micro-kernel streams one tap's 8*nbk*8 weights
  * contiguously.  The micro-kernel (kernels/conv_direct_ukernel_*) keeps
- * ur x nbk accumulators in registers (4x24 or with clang 3x24, 6x16 and 12x8 on AVX2) for the
+ * ur x nbk accumulators in registers (4x24, 6x16 and 12x8 on AVX2) for the
  * whole reduction over a chunk of input-channel blocks.
  *
  * Blocking and threading: the output of one image/group is seen as a flat
@@ -121,38 +121,39 @@ static void direct_set_bounds(direct_geom *gm, int64_t S, int64_t dw) {
 }
 
 /* AVX2 3-block tiles (3 output-channel blocks per chunk, see direct_create):
- * 4x24 needs all 16 ymm registers; GCC keeps them there, but clang (the
- * compiler of the Swift package build) spills an accumulator in the
- * 8-channel loop and runs it at about half speed (resnet18.l1.3x3 43 vs 93
- * GFLOPS, mobilenetv2.pw56 36 vs 75 at 1 thread), so clang builds use 3x24
- * (13 registers): 1 thread, vs 6x16 + 12x8, resnet18.l3.3x3 82 -> 89,
- * l4.3x3 74 -> 81, vgg16.conv5_2 79 -> 86, mobilenetv2.pw56 83 -> 90 GFLOPS,
- * l1.3x3 unchanged (GCC with 4x24: 94, 88, 89, 93). */
-#ifndef DIRECT_USE_4X24
+ * 4x24 needs all 16 ymm registers.  GCC keeps them there; with clang (the
+ * compiler of the Swift package build) the tile's channel steps are asm
+ * blocks (conv_direct_ukernels.h), as clang's register allocator otherwise
+ * keeps an accumulator on the stack (half speed).  3x24 (13 registers, no
+ * asm) vs the asm 4x24 with clang, 1 thread: mobilenetv2.pw56 90 vs 94
+ * GFLOPS, resnet18.l1.3x3 93 vs 94, l3.3x3 90 vs 89, l4.3x3 85 vs 84,
+ * vgg16.conv5_2 90 vs 89: clang builds use 4x24 for 1x1 kernels only. */
+#ifndef DIRECT_TILE3_4X24_ALWAYS
 #if defined(__clang__)
-#define DIRECT_USE_4X24 0
+#define DIRECT_TILE3_4X24_ALWAYS 0
 #else
-#define DIRECT_USE_4X24 1
+#define DIRECT_TILE3_4X24_ALWAYS 1
 #endif
 #endif
 
-/* The AVX2 3-block tile (see DIRECT_USE_4X24); CONVKIT_DIRECT_TILE3=4x24 or
- * 3x24 in the environment picks one (tests run both with either compiler). */
+/* CONVKIT_DIRECT_TILE3=4x24 or 3x24 in the environment overrides the choice
+ * (tests run both with either compiler). */
 #if defined(__x86_64__)
-static const ck_direct_ukernel_set *direct_tile3(void) {
+static const ck_direct_ukernel_set *direct_tile3(int one_by_one) {
     const char *e = getenv("CONVKIT_DIRECT_TILE3");
     if (e && !strcmp(e, "4x24")) return &ck_f32_conv_direct_ukernel_4x24__avx2_fma;
     if (e && !strcmp(e, "3x24")) return &ck_f32_conv_direct_ukernel_3x24__avx2_fma;
-    return DIRECT_USE_4X24 ? &ck_f32_conv_direct_ukernel_4x24__avx2_fma : &ck_f32_conv_direct_ukernel_3x24__avx2_fma;
+    return DIRECT_TILE3_4X24_ALWAYS || one_by_one ? &ck_f32_conv_direct_ukernel_4x24__avx2_fma
+                                                  : &ck_f32_conv_direct_ukernel_3x24__avx2_fma;
 }
 #endif
 
-static const ck_direct_ukernel_set *direct_kernels(ck_isa isa, int nbk) {
+static const ck_direct_ukernel_set *direct_kernels(ck_isa isa, int nbk, int one_by_one) {
 #if defined(__x86_64__)
     if (isa == CK_ISA_AVX2_FMA) {
         switch (nbk) {
         case 1: return &ck_f32_conv_direct_ukernel_12x8__avx2_fma;
-        case 3: return direct_tile3();
+        case 3: return direct_tile3(one_by_one);
         default: return &ck_f32_conv_direct_ukernel_6x16__avx2_fma;
         }
     }
@@ -165,7 +166,7 @@ static const ck_direct_ukernel_set *direct_kernels(ck_isa isa, int nbk) {
         }
     }
 #endif
-    (void)isa; (void)nbk;
+    (void)isa; (void)nbk; (void)one_by_one;
     return &ck_f32_conv_direct_ukernel_4x32__scalar;
 }
 
@@ -222,7 +223,7 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
     st->chunks = calloc((size_t)st->KBg, sizeof *st->chunks);
     if (!st->chunks) return ck_fail(CK_ERR_OUT_OF_MEMORY, "direct: allocating the chunk table");
     st->nch = 0;
-    /* AVX2: an odd block count >= 3 ends with one 3-block chunk (4x24, 3x24 with clang)
+    /* AVX2: an odd block count >= 3 ends with one 3-block chunk (4x24)
      * instead of a lone 1-block one (12x8, ~1.5x slower per FMA) */
     const int tail3 = st->isa == CK_ISA_AVX2_FMA && st->KBg >= 3 && st->KBg % 2 == 1;
     /* AVX2 and C/g >= 16: 3-block chunks (4x24: 3 weight loads + 4
@@ -244,7 +245,7 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
         if (kb + nbk == pend) part++;
         st->chunks[st->nch].kb0 = kb;
         st->chunks[st->nch].nbk = nbk;
-        st->chunks[st->nch].ks = direct_kernels(st->isa, nbk);
+        st->chunks[st->nch].ks = direct_kernels(st->isa, nbk, R * S == 1);
         st->nch++;
         kb += nbk;
     }

@@ -1,10 +1,9 @@
 /* Direct-convolution micro-kernel, AVX2+FMA: up to 3 output pixels x 24 output
  * channels (3 blocks of 8) per call, ur = 1..3 instantiated for tails.  The
- * 3-block tile of clang builds: 9 accumulators + 3 weights + 1 broadcast (13
- * ymm registers, 6 loads per 9 FMAs).  clang's register allocator does not
- * fit the 4x24 tile's 16 live registers in the 8-channel loop (an accumulator
- * goes through the stack on its FMA chain: half speed); this one it keeps in
- * registers.  GCC builds use 4x24 (faster there).  See conv_direct_ukernels.h
+ * 3-block tile of clang builds for kernels larger than 1x1 (see
+ * conv_direct.c): 9 accumulators + 3 weights + 1 broadcast (13 ymm
+ * registers, 6 loads per 9 FMAs), which clang keeps in registers without the
+ * asm the 4x24 tile needs there.  See conv_direct_ukernels.h
  * for the template and the calling convention. */
 #if defined(__x86_64__)
 #define CKD_AVX2_TEMPLATE 1

@@ -4,7 +4,8 @@
  * blocks (K = 24, 40, ...): 12 accumulators, 3 weight loads + 4 broadcasts per
  * 12 FMAs, where 6x16 + 12x8 would run the odd block through the
  * broadcast-bound 12x8 tile (~1.5x slower per FMA on 1x1 layers).  See
- * conv_direct_ukernels.h for the template and the calling convention. */
+ * conv_direct_ukernels.h for the template (with clang, the channel steps are
+ * asm blocks) and the calling convention. */
 #if defined(__x86_64__)
 #define CKD_AVX2_TEMPLATE 1
 #include "conv_direct_ukernels.h"

@@ -127,11 +127,81 @@ static const float ckd_zeros[8] __attribute__((aligned(32))) = {0, 0, 0, 0, 0, 0
 /* RGB first layers (3 channels) get a constant trip count so the short
  * channel loop is fully unrolled (+4% on 7x7s2/11x11s4 C=3); unrolling the
  * 8-channel case too measured ~2% slower on the 3x3 layers. */
+#if defined(__clang__)
+/* clang: the 4x24 tile's channel steps as asm blocks, so that the 12
+ * accumulators stay in registers (with the C loop, clang's register
+ * allocator keeps one on the stack, on its FMA chain: half speed).  4
+ * scratch registers: 3 weights and 1 broadcast.  8 channels unrolled
+ * (CKD_ASM_4X3_C(c) = channel c), fewer (the last block of C % 8 != 0) in a
+ * loop. */
+#define CKD_ASM_4X3_FMA3(PJ, OFF, A0, A1, A2)                                            \
+    "vbroadcastss " OFF "(%[" PJ "]" "), %[b]\n\t"                                      \
+    "vfmadd231ps %[w0], %[b], %[" A0 "]\n\t"                                            \
+    "vfmadd231ps %[w1], %[b], %[" A1 "]\n\t"                                            \
+    "vfmadd231ps %[w2], %[b], %[" A2 "]\n\t"
+#define CKD_ASM_4X3_C(c)                                                                 \
+    "vmovaps " #c "*96(%[wp]), %[w0]\n\t"                                               \
+    "vmovaps " #c "*96+32(%[wp]), %[w1]\n\t"                                            \
+    "vmovaps " #c "*96+64(%[wp]), %[w2]\n\t"                                            \
+    CKD_ASM_4X3_FMA3("p0", #c "*4", "a00", "a01", "a02")                                \
+    CKD_ASM_4X3_FMA3("p1", #c "*4", "a10", "a11", "a12")                                \
+    CKD_ASM_4X3_FMA3("p2", #c "*4", "a20", "a21", "a22")                                \
+    CKD_ASM_4X3_FMA3("p3", #c "*4", "a30", "a31", "a32")
+#define CKD_ASM_4X3_OUT                                                                  \
+    [a00] "+x"(acc[0][0]), [a01] "+x"(acc[0][1]), [a02] "+x"(acc[0][2]),                \
+    [a10] "+x"(acc[1][0]), [a11] "+x"(acc[1][1]), [a12] "+x"(acc[1][2]),                \
+    [a20] "+x"(acc[2][0]), [a21] "+x"(acc[2][1]), [a22] "+x"(acc[2][2]),                \
+    [a30] "+x"(acc[3][0]), [a31] "+x"(acc[3][1]), [a32] "+x"(acc[3][2]),                \
+    [w0] "=&x"(w0_), [w1] "=&x"(w1_), [w2] "=&x"(w2_), [b] "=&x"(b_)
+#define CKD_ASM_4X3_MEM                                                                  \
+    "m"(*(const float(*)[192])ws), "m"(*(const float(*)[8])p0_), "m"(*(const float(*)[8])p1_), \
+    "m"(*(const float(*)[8])p2_), "m"(*(const float(*)[8])p3_)
+#define CKD_TAP_4X3(PX)                                                                  \
+    do {                                                                                \
+        __m256 w0_, w1_, w2_, b_;                                                       \
+        const float *p0_ = (PX(0)), *p1_ = (PX(1)), *p2_ = (PX(2)), *p3_ = (PX(3));      \
+        const float *wp_ = ws;                                                          \
+        if (nc == 8) {                                                                  \
+            /* two statements: ISO C's 4095-character string limit */                   \
+            __asm__(CKD_ASM_4X3_C(0) CKD_ASM_4X3_C(1) CKD_ASM_4X3_C(2) CKD_ASM_4X3_C(3) \
+                    : CKD_ASM_4X3_OUT                                                   \
+                    : [wp] "r"(wp_), [p0] "r"(p0_), [p1] "r"(p1_), [p2] "r"(p2_), [p3] "r"(p3_), \
+                      CKD_ASM_4X3_MEM);                                                 \
+            __asm__(CKD_ASM_4X3_C(4) CKD_ASM_4X3_C(5) CKD_ASM_4X3_C(6) CKD_ASM_4X3_C(7) \
+                    : CKD_ASM_4X3_OUT                                                   \
+                    : [wp] "r"(wp_), [p0] "r"(p0_), [p1] "r"(p1_), [p2] "r"(p2_), [p3] "r"(p3_), \
+                      CKD_ASM_4X3_MEM);                                                 \
+        } else {                                                                        \
+            const float *q0_ = p0_, *q1_ = p1_, *q2_ = p2_, *q3_ = p3_;                 \
+            int64_t n_ = nc;                                                            \
+            __asm__("1:\n\t" CKD_ASM_4X3_C(0)                                           \
+                    "addq $96, %[wp]\n\t"                                               \
+                    "addq $4, %[p0]\n\t"                                                \
+                    "addq $4, %[p1]\n\t"                                                \
+                    "addq $4, %[p2]\n\t"                                                \
+                    "addq $4, %[p3]\n\t"                                                \
+                    "decq %[n]\n\t"                                                     \
+                    "jnz 1b\n\t"                                                        \
+                    : CKD_ASM_4X3_OUT, [wp] "+r"(wp_), [p0] "+r"(q0_), [p1] "+r"(q1_),  \
+                      [p2] "+r"(q2_), [p3] "+r"(q3_), [n] "+r"(n_)                      \
+                    : CKD_ASM_4X3_MEM                                                   \
+                    : "cc");                                                            \
+        }                                                                               \
+        (void)w0_; (void)w1_; (void)w2_; (void)b_;                                      \
+    } while (0)
+#define CKD_TAP(PX)                                                                     \
+    do {                                                                                \
+        if (UR == 4 && NBK == 3) CKD_TAP_4X3(PX);                                       \
+        else if (nc == 3) CKD_TAP_NC(PX, 3);                                            \
+        else CKD_TAP_NC(PX, nc);                                                        \
+    } while (0)
+#else
 #define CKD_TAP(PX)                                                                     \
     do {                                                                                \
         if (nc == 3) CKD_TAP_NC(PX, 3);                                                 \
         else CKD_TAP_NC(PX, nc);                                                        \
     } while (0)
+#endif
 
 static inline __attribute__((always_inline)) CKD_TARGET void
 ckd_avx2_body(const ck_direct_ukernel_params *p, const int UR, const int NBK, const int GATHER,

@@ -11,7 +11,8 @@
  *
  * The sweep runs three times: with the default AVX2 3-block tile and with
  * CONVKIT_DIRECT_TILE3=4x24 and =3x24 (GCC builds default to 4x24, clang
- * builds to 3x24), so both tiles are checked with either compiler. */
+ * builds to 4x24 for 1x1 kernels, 3x24 otherwise), so both tiles are checked
+ * with either compiler. */
 #define _POSIX_C_SOURCE 200809L
 #include "testutil.h"
 

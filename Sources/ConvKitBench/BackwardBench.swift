@@ -222,9 +222,7 @@ final class BackwardLayerData {
     init(layer: BenchLayer) {
         p = layer.p
         q = layer.q
-        var seed: UInt64 = 0x8422_2325_cbf2_9ce4
-        for byte in layer.name.utf8 { seed = (seed ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        var rng = SplitMix64(seed: seed)
+        var rng = layer.dataGenerator(basis: 0x8422_2325_cbf2_9ce4)
         x = AlignedFloats(count: layer.n * layer.c * layer.h * layer.w) { rng.nextSigned() }
         w = AlignedFloats(count: layer.k * (layer.c / layer.groups) * layer.r * layer.s) { rng.nextSigned() }
         dy = AlignedFloats(count: layer.n * layer.k * p * q) { rng.nextSigned() }

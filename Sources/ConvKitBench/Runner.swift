@@ -417,14 +417,21 @@ final class LayerData {
         self.layer = layer
         p = layer.p
         q = layer.q
-        // Seed from the layer name (FNV-1a) so data does not depend on suite order.
-        var seed: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in layer.name.utf8 { seed = (seed ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        var rng = SplitMix64(seed: seed)
+        var rng = layer.dataGenerator()
         x = AlignedFloats(count: layer.n * layer.c * layer.h * layer.w) { rng.nextSigned() }
         let wc = layer.kind.isPooling ? 1 : layer.k * (layer.c / layer.groups) * layer.r * layer.s
         w = AlignedFloats(count: wc) { rng.nextSigned() }
         b = AlignedFloats(count: max(layer.k, 1)) { rng.nextSigned() }
+    }
+}
+
+extension BenchLayer {
+    /// A generator seeded from the layer name (FNV-1a from `basis`), so a
+    /// layer's data does not depend on the suite's order.
+    func dataGenerator(basis: UInt64 = 0xcbf2_9ce4_8422_2325) -> SplitMix64 {
+        var seed = basis
+        for byte in name.utf8 { seed = (seed ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return SplitMix64(seed: seed)
     }
 }
 

@@ -154,10 +154,7 @@ struct Bench: ParsableCommand {
         let report = try runner.run(
             suite: loaded, suiteName: suiteName,
             progress: { progress.show($0.line) },
-            warn: { message in
-                progress.clear()
-                FileHandle.standardError.write(Data("\n*** \(message)\n\n".utf8))
-            })
+            warn: progress.warn)
         progress.clear()
 
         print(report.headerText)
@@ -183,10 +180,7 @@ extension Bench {
         let report = try BackwardBenchRunner(configuration: config).run(
             suite: suite, suiteName: suiteName,
             progress: { progress.show($0.line) },
-            warn: { message in
-                progress.clear()
-                FileHandle.standardError.write(Data("\n*** \(message)\n\n".utf8))
-            })
+            warn: progress.warn)
         progress.clear()
         print(report.headerText)
         print("")
@@ -218,5 +212,11 @@ final class ProgressLine {
         guard isTTY, width > 0 else { return }
         FileHandle.standardError.write(Data("\r\(String(repeating: " ", count: width))\r".utf8))
         width = 0
+    }
+
+    /// Clears the line and prints `message` on stderr, set off by `***`.
+    func warn(_ message: String) {
+        clear()
+        FileHandle.standardError.write(Data("\n*** \(message)\n\n".utf8))
     }
 }

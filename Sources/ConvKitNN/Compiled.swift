@@ -19,8 +19,9 @@ public enum LayoutPolicy: String, Hashable, Sendable, CaseIterable {
     /// (with conversions at the boundary) for layers that need it (im2col, LRN,
     /// softmax, dense, transposed convolution).
     case blocked
-    /// Like `blocked`, but for convolutions where Winograd (NCHW) applies, time
-    /// both variants (the NCHW one charged with its layout conversions) and keep the faster.
+    /// The same as `blocked` now that Winograd runs on NCHW8c (it used to time
+    /// Winograd in NCHW, charged with its layout conversions, against NCHW8c);
+    /// kept so existing code compiles.
     case measure
 }
 
@@ -532,20 +533,9 @@ private struct Compiler {
                 case .direct, .depthwise, .reference, .winogradF2, .winogradF4, .winogradF6:
                     if blocked.isApplicable(opts.algorithm, options: opts) { layout = .nchw8c }
                 case .auto:
-                    // Winograd runs in NCHW8c too; only when it applies in NCHW and not
-                    // blocked is the NCHW variant (with its conversions) worth timing.
-                    let winograd = !plain.isDepthwise && opts.allowWinograd
-                        && plain.isApplicable(.winogradF4, options: opts)
-                        && !blocked.isApplicable(.winogradF4, options: opts)
-                    let blockedOK = blocked.isApplicable(.depthwise, options: opts)
-                        || blocked.isApplicable(.direct, options: opts)
-                        || (opts.allowWinograd && blocked.isApplicable(.winogradF4, options: opts))
-                    if blockedOK {
+                    if blocked.isApplicable(.depthwise, options: opts) || blocked.isApplicable(.direct, options: opts)
+                        || (opts.allowWinograd && blocked.isApplicable(.winogradF4, options: opts)) {
                         layout = .nchw8c
-                        if winograd && options.layoutPolicy == .measure {
-                            layout = try fasterLayout(plain: plain, blocked: blocked, spec: spec, options: opts,
-                                                      inputLayout: layouts[x])
-                        }
                     }
                 default: break
                 }
@@ -612,34 +602,6 @@ private struct Compiler {
             views[out] = v
             layouts[out] = .nchw
         }
-    }
-
-    /// Times the NCHW (Winograd-capable, charged with its conversions) and NCHW8c
-    /// variants of one convolution and returns the faster layout.
-    func fasterLayout(plain: Conv2DDescriptor, blocked: Conv2DDescriptor, spec: ConvSpec, options: PlanOptions,
-                      inputLayout: Layout) throws -> Layout {
-        func time(_ d: Conv2DDescriptor, convert: Bool) throws -> Double {
-            let plan = try Conv2DPlan(descriptor: d, weights: spec.weights, bias: spec.bias, options: options)
-            let x = try Tensor(shape: d.inputShape, layout: d.layout, repeating: 0.5)
-            var y = try Tensor(shape: d.outputShape, layout: d.layout)
-            let r = spec.residual == nil ? nil : try Tensor(shape: d.outputShape, layout: d.layout, repeating: 0.1)
-            let clock = ContinuousClock()
-            var best = Double.infinity
-            for _ in 0..<3 {
-                let start = clock.now
-                try plan.execute(x, residual: r, into: &y)
-                if convert {
-                    _ = try Tensor(shape: d.inputShape, layout: .nchw8c).converted(to: .nchw)
-                    _ = try y.converted(to: .nchw8c)
-                }
-                let e = clock.now - start
-                best = min(best, Double(e.components.seconds) + Double(e.components.attoseconds) * 1e-18)
-            }
-            return best
-        }
-        let tPlain = try time(plain, convert: inputLayout == .nchw8c)
-        let tBlocked = try time(blocked, convert: false)
-        return tPlain < tBlocked ? .nchw : .nchw8c
     }
 
     // Pass 3: lifetimes and arena offsets (greedy, largest first; multiples of 16 floats = 64 bytes).

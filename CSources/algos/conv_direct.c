@@ -124,16 +124,11 @@ static void direct_set_bounds(direct_geom *gm, int64_t S, int64_t dw) {
  * 4x24 needs all 16 ymm registers.  GCC keeps them there; with clang (the
  * compiler of the Swift package build) the tile's channel steps are asm
  * blocks (conv_direct_ukernels.h), as clang's register allocator otherwise
- * keeps an accumulator on the stack (half speed).  3x24 (13 registers, no
- * asm) vs the asm 4x24 with clang, 1 thread: mobilenetv2.pw56 90 vs 94
- * GFLOPS, resnet18.l1.3x3 93 vs 94, l3.3x3 90 vs 89, l4.3x3 85 vs 84,
- * vgg16.conv5_2 90 vs 89: clang builds use 4x24 for 1x1 kernels only. */
+ * keeps an accumulator on the stack (half speed).  With the tap-major gather
+ * kernels, 4x24 beats the 13-register 3x24 tile with both compilers (clang,
+ * 1 thread: resnet18.l3.3x3 99.6 vs 92.3 GFLOPS); 3x24 stays selectable. */
 #ifndef DIRECT_TILE3_4X24_ALWAYS
-#if defined(__clang__)
-#define DIRECT_TILE3_4X24_ALWAYS 0
-#else
 #define DIRECT_TILE3_4X24_ALWAYS 1
-#endif
 #endif
 
 /* CONVKIT_DIRECT_TILE3=4x24 or 3x24 in the environment overrides the choice

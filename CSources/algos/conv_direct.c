@@ -71,6 +71,8 @@ typedef struct direct_state {
     direct_chunk *chunks;             /* nch entries */
     int64_t ncbc;                     /* input blocks per cache chunk */
     int64_t group_wsize;              /* packed floats per group */
+    int64_t wc;                       /* channel rows per packed tap: 8, or C/g when that is the only
+                                         (partial) block -- RGB first layers: 3 rows, not 8 */
     float *w;                         /* packed weights */
     float *bias;                      /* KBt*8, zero-padded, or NULL */
     char name[48];
@@ -229,7 +231,7 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
      * >= 4) and each part is chunked on its own, so that chunks of 3 and 2
      * still split evenly between the threads when there are few pixel
      * blocks (7x7 and 14x14 layers). */
-    const int main3 = st->isa == CK_ISA_AVX2_FMA && st->CBg >= 2;
+    const int main3 = st->isa == CK_ISA_AVX2_FMA && (st->CBg >= 2 || getenv("CK_MAIN3"));
     const int64_t nparts = main3 && plan->threads > 1 && st->KBg >= 4 * (int64_t)plan->threads ? plan->threads : 1;
     for (int64_t kb = 0, part = 0; kb < st->KBg;) {
         const int64_t pend = st->KBg * (part + 1) / nparts;
@@ -245,15 +247,16 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
         kb += nbk;
     }
 
+    st->wc = st->CBg == 1 && Cg < 8 ? Cg : 8;
     /* cache chunk over input blocks: one chunk's packed weights in ~24 KiB
      * (1x1) or ~96 KiB */
-    const int64_t per_cb = R * S * 64 * (int64_t)(tail3 || main3 ? 3 : main_nbk) * (int64_t)sizeof(float);
+    const int64_t per_cb = R * S * st->wc * 8 * (int64_t)(tail3 || main3 ? 3 : main_nbk) * (int64_t)sizeof(float);
     const int64_t budget = R * S == 1 ? DIRECT_L1_WEIGHT_BYTES : DIRECT_L2_WEIGHT_BYTES;
     st->ncbc = budget / per_cb;
     if (st->ncbc < 1) st->ncbc = 1;
     if (st->ncbc > st->CBg) st->ncbc = st->CBg;
 
-    st->group_wsize = st->CBg * R * S * 64 * st->KBg;
+    st->group_wsize = st->CBg * R * S * st->wc * 8 * st->KBg;
     int64_t wtotal;
     CK_CHECK(ck_mul_checked(st->group_wsize, G, &wtotal, "direct: packed weight size"));
     st->w = ck_malloc((size_t)wtotal * sizeof(float));
@@ -265,13 +268,13 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
     for (int64_t wi = 0; wi < nwork; wi++) {
         const int64_t g = wi / st->nch, ch = wi % st->nch;
         const int64_t kb0 = st->chunks[ch].kb0, nbk8 = (int64_t)st->chunks[ch].nbk * 8;
-        float *dst = st->w + g * st->group_wsize + st->CBg * R * S * 64 * kb0;
+        float *dst = st->w + g * st->group_wsize + st->CBg * R * S * st->wc * 8 * kb0;
         const float *src = wts + (g * Kg + kb0 * 8) * Cg * R * S;
         const int64_t kn = Kg - kb0 * 8 < nbk8 ? Kg - kb0 * 8 : nbk8;
         for (int64_t cb = 0; cb < st->CBg; cb++)
             for (int64_t r = 0; r < R; r++)
                 for (int64_t s = 0; s < S; s++)
-                    for (int64_t c = 0; c < 8; c++, dst += nbk8) {
+                    for (int64_t c = 0; c < st->wc; c++, dst += nbk8) {
                         const int64_t ci = cb * 8 + c;
                         if (ci >= Cg) {
                             memset(dst, 0, (size_t)nbk8 * sizeof(float));
@@ -532,14 +535,15 @@ static void direct_run(const ck_plan *plan, const direct_state *st, const direct
         const float *ximg = xb + (n * st->CBt + g * st->CBg) * xcbs;
         float *yimg = yb + (n * st->KBt + kbase) * ycbs;
         const float *rimg = resb ? resb + (n * st->KBt + kbase) * ycbs : NULL;
-        const float *wch = st->w + g * st->group_wsize + st->CBg * R * S * 64 * c->kb0;
-        const int64_t wcbs = R * S * 64 * c->nbk;
+        const float *wch = st->w + g * st->group_wsize + st->CBg * R * S * st->wc * 8 * c->kb0;
+        const int64_t wcbs = R * S * st->wc * 8 * c->nbk;
 
         ck_direct_ukernel_params prm;
         int64_t ih[CKD_MAX_UR], iw[CKD_MAX_UR], yoff[CKD_MAX_UR];
         memset(&prm, 0, sizeof prm);
         prm.x_cb_stride = xcbs;
         prm.w_cb_stride = wcbs;
+        prm.w_tap_stride = st->wc * 8 * c->nbk;
         prm.y_kb_stride = ycbs;
         prm.H = H; prm.W = W; prm.R = R; prm.S = S;
         prm.sw = gm->sw; prm.dh = d->dilation_h; prm.dw = d->dilation_w;

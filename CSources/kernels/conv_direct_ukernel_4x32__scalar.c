@@ -27,7 +27,7 @@ static void ckd_scalar(const ck_direct_ukernel_params *p, int gather) {
         for (int i = 0; i < nbk; i++)
             for (int k = 0; k < 8; k++)
                 acc[j][i * 8 + k] = p->first ? (p->bias ? p->bias[i * 8 + k] : 0.f) : p->y[yo[j] + i * ykb + k];
-    const int64_t W8 = p->W * 8, wrs = 64 * nbk;
+    const int64_t W8 = p->W * 8, wrs = p->w_tap_stride;
     /* interior calls promise rows outside [r0, r1) are out of the input */
     const int64_t r0 = gather ? 0 : p->r0, r1 = gather ? p->R : p->r1;
     for (int64_t cb = 0; cb < p->ncb; cb++) {

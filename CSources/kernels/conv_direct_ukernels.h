@@ -42,6 +42,8 @@ typedef struct ck_direct_ukernel_params {
     int64_t nc_last;         /* real channels (1..8) in the last of them: small C skips the zero tail */
     int64_t x_cb_stride;     /* floats between input channel blocks (H*W*8) */
     int64_t w_cb_stride;     /* floats between packed weight channel blocks */
+    int64_t w_tap_stride;    /* floats between packed taps: 8*nbk*8, or nc*nbk*8 when the layer has a
+                                single channel block of nc < 8 channels (compact first layers) */
     int64_t y_kb_stride;     /* floats between output channel blocks (P*Q*8) */
     int64_t H, W, R, S;
     int64_t sw, dh, dw;
@@ -94,7 +96,7 @@ extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_4x32__scalar;
  * the UR pointer updates into ymm registers, evicting accumulators). */
 #define CKD_SCALAR_REG(v) __asm__("" : "+r"(v))
 #else
-#define CKD_SCALAR_REG(v) ((void)0)
+#define CKD_SCALAR_REG(v) __asm__("" : "+r"(v))
 #define CKD_UNROLL_X86 _Pragma("GCC unroll 24")
 #endif
 #include <immintrin.h>
@@ -207,23 +209,34 @@ static const float ckd_zeros[8] __attribute__((aligned(32))) = {0, 0, 0, 0, 0, 0
     } while (0)
 #endif
 
+/* Accumulators from the bias (first) or the partial sums in y. */
 static inline __attribute__((always_inline)) CKD_TARGET void
-ckd_avx2_body(const ck_direct_ukernel_params *p, const int UR, const int NBK, const int GATHER,
-              float *const y, const float *const res, const int64_t xoff) {
-    __m256 acc[CKD_MAX_UR][CKD_MAX_NBK];
-    int64_t yo[CKD_MAX_UR];
+ckd_avx2_init(__m256 acc[CKD_MAX_UR][CKD_MAX_NBK], const ck_direct_ukernel_params *p, const int UR, const int NBK,
+              const float *const y, const int64_t *const yo, const float *bias) {
     const int64_t ykb = p->y_kb_stride;
-    CKD_UNROLL_X86 for (int j = 0; j < UR; j++) yo[j] = GATHER ? p->yoff[j] : (int64_t)j * 8;
     if (p->first) {
         CKD_UNROLL_X86 for (int i = 0; i < NBK; i++) {
-            const __m256 b = p->bias ? _mm256_load_ps(p->bias + i * 8) : _mm256_setzero_ps();
+            const __m256 b = bias ? _mm256_load_ps(bias + i * 8) : _mm256_setzero_ps();
             CKD_UNROLL_X86 for (int j = 0; j < UR; j++) acc[j][i] = b;
         }
     } else {
         CKD_UNROLL_X86 for (int j = 0; j < UR; j++)
             CKD_UNROLL_X86 for (int i = 0; i < NBK; i++) acc[j][i] = _mm256_loadu_ps(y + yo[j] + i * ykb);
     }
-    const int64_t W8 = p->W * 8, S = p->S, R = p->R, wrs = 64 * NBK;
+}
+
+static inline __attribute__((always_inline)) CKD_TARGET void
+ckd_avx2_finish(__m256 acc[CKD_MAX_UR][CKD_MAX_NBK], const ck_direct_ukernel_params *p, const int UR, const int NBK,
+                float *const y, const int64_t *const yo, const float *const res);
+
+static inline __attribute__((always_inline)) CKD_TARGET void
+ckd_avx2_body(const ck_direct_ukernel_params *p, const int UR, const int NBK, const int GATHER,
+              float *const y, const float *const res, const int64_t xoff) {
+    __m256 acc[CKD_MAX_UR][CKD_MAX_NBK];
+    int64_t yo[CKD_MAX_UR];
+    CKD_UNROLL_X86 for (int j = 0; j < UR; j++) yo[j] = GATHER ? p->yoff[j] : (int64_t)j * 8;
+    ckd_avx2_init(acc, p, UR, NBK, y, yo, p->bias);
+    const int64_t W8 = p->W * 8, S = p->S, R = p->R, wrs = p->w_tap_stride;
     const int64_t xcbs = p->x_cb_stride, wcbs = p->w_cb_stride, ncb = p->ncb;
     if (!GATHER) {
         const int64_t dw8 = p->dw * 8, sw8 = p->sw * 8, dhW8 = p->dh * W8;
@@ -291,6 +304,14 @@ ckd_avx2_body(const ck_direct_ukernel_params *p, const int UR, const int NBK, co
             }
         }
     }
+    ckd_avx2_finish(acc, p, UR, NBK, y, yo, res);
+}
+
+/* Residual, activation (last chunk only) and the store. */
+static inline __attribute__((always_inline)) CKD_TARGET void
+ckd_avx2_finish(__m256 acc[CKD_MAX_UR][CKD_MAX_NBK], const ck_direct_ukernel_params *p, const int UR, const int NBK,
+                float *const y, const int64_t *const yo, const float *const res) {
+    const int64_t ykb = p->y_kb_stride;
     if (p->last) {
         if (res)
             CKD_UNROLL_X86 for (int j = 0; j < UR; j++)
@@ -324,6 +345,40 @@ ckd_avx2_body(const ck_direct_ukernel_params *p, const int UR, const int NBK, co
         CKD_UNROLL_X86 for (int i = 0; i < NBK; i++) _mm256_storeu_ps(y + yo[j] + i * ykb, acc[j][i]);
 }
 
+/* 1x1 interior tiles: the nrep tiles of one call in a loop around init,
+ * reduction and store.  With C = 16..64 a tile's reduction is only 32-128
+ * channel steps, so a function call per tile (the generic interior entry)
+ * cost ~10%.  The bias pointer is laundered each tile so that the compiler
+ * reloads the bias instead of keeping it in registers the accumulators
+ * need. */
+static inline __attribute__((always_inline)) CKD_TARGET void
+ckd_avx2_1x1_tiles(const ck_direct_ukernel_params *p, const int UR, const int NBK) {
+    const int64_t nrep = p->nrep > 1 ? p->nrep : 1, xstep = (int64_t)UR * p->sw * 8;
+    const int64_t xcbs = p->x_cb_stride, wcbs = p->w_cb_stride, ncb = p->ncb;
+    const float *x = p->x + (p->ih0 + p->r0 * p->dh) * p->W * 8 + p->iw0 * 8;
+    const float *const wb = p->w + p->r0 * p->w_tap_stride;
+    float *y = p->y;
+    const float *res = p->res;
+    int64_t yo[CKD_MAX_UR];
+    CKD_UNROLL_X86 for (int j = 0; j < UR; j++) yo[j] = (int64_t)j * 8;
+    for (int64_t t = 0; t < nrep; t++, x += xstep, y += UR * 8) {
+        __m256 acc[CKD_MAX_UR][CKD_MAX_NBK];
+        const float *bias = p->bias;
+        CKD_SCALAR_REG(bias);
+        ckd_avx2_init(acc, p, UR, NBK, y, yo, bias);
+        const int64_t sw8 = p->sw * 8;
+        for (int64_t cb = 0; cb < ncb; cb++) {
+            const int nc = cb == ncb - 1 ? (int)p->nc_last : 8;
+            const float *xs = x + cb * xcbs;
+            const float *ws = wb + cb * wcbs;
+#define CKD_PX_INT(j) (xs + (j) * sw8)
+            CKD_TAP(CKD_PX_INT);
+#undef CKD_PX_INT
+        }
+        ckd_avx2_finish(acc, p, UR, NBK, y, yo, res ? res + t * UR * 8 : NULL);
+    }
+}
+
 /* The interior entry runs nrep tiles through a separate (not inlined) body:
  * inlining it into the tile loop let the compiler hoist loop invariants into
  * vector registers and spill accumulators (-10% on the C=3 layers). */
@@ -337,7 +392,16 @@ ckd_avx2_body(const ck_direct_ukernel_params *p, const int UR, const int NBK, co
                                                         const float *res, int64_t xoff) {                      \
         ckd_avx2_body(p, UR, NBK, 0, y, res, xoff);                                                            \
     }                                                                                                          \
-    static CKD_TARGET void ckd_int_##UR(const ck_direct_ukernel_params *p) { CKD_NREP_LOOP(ckd_intb_##UR); }   \
+    static CKD_TARGET __attribute__((noinline)) void ckd_int1_##UR(const ck_direct_ukernel_params *p) {         \
+        ckd_avx2_1x1_tiles(p, UR, NBK);                                                                        \
+    }                                                                                                          \
+    static CKD_TARGET void ckd_int_##UR(const ck_direct_ukernel_params *p) {                                   \
+        if (p->S == 1 && p->r1 - p->r0 == 1) {                                                                 \
+            ckd_int1_##UR(p);                                                                                  \
+            return;                                                                                            \
+        }                                                                                                      \
+        CKD_NREP_LOOP(ckd_intb_##UR);                                                                          \
+    }                                                                                                          \
     static CKD_TARGET void ckd_gat_##UR(const ck_direct_ukernel_params *p) { ckd_avx2_body(p, UR, NBK, 1, p->y, p->res, 0); }
 
 #endif /* CKD_AVX2_TEMPLATE */
@@ -395,7 +459,7 @@ ckd_neon_body(const ck_direct_ukernel_params *p, const int UR, const int NBK, co
         CKD_UNROLL for (int j = 0; j < UR; j++)
             CKD_UNROLL for (int i = 0; i < 2 * NBK; i++) acc[j][i] = vld1q_f32(y + yo[j] + (i >> 1) * ykb + (i & 1) * 4);
     }
-    const int64_t W8 = p->W * 8, S = p->S, R = p->R, wrs = 64 * NBK;
+    const int64_t W8 = p->W * 8, S = p->S, R = p->R, wrs = p->w_tap_stride;
     const int64_t xcbs = p->x_cb_stride, wcbs = p->w_cb_stride, ncb = p->ncb;
     if (!GATHER) {
         const int64_t dw8 = p->dw * 8, sw8 = p->sw * 8, dhW8 = p->dh * W8;

@@ -231,7 +231,7 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
      * >= 4) and each part is chunked on its own, so that chunks of 3 and 2
      * still split evenly between the threads when there are few pixel
      * blocks (7x7 and 14x14 layers). */
-    const int main3 = st->isa == CK_ISA_AVX2_FMA && (st->CBg >= 2 || getenv("CK_MAIN3"));
+    const int main3 = st->isa == CK_ISA_AVX2_FMA && st->CBg >= 2;
     const int64_t nparts = main3 && plan->threads > 1 && st->KBg >= 4 * (int64_t)plan->threads ? plan->threads : 1;
     for (int64_t kb = 0, part = 0; kb < st->KBg;) {
         const int64_t pend = st->KBg * (part + 1) / nparts;

@@ -58,13 +58,23 @@ typedef struct direct_geom {
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+/* Segments of a pixel block: flat (equal pieces of the block, crossing row
+ * ends; border pixels of two rows share a gather call), rows (pieces follow
+ * the rows and the interior bounds; used without horizontal padding, where
+ * there are no gathers), aligned (interior row spans, and border spans
+ * from one row's right border to the next row's left border). */
+typedef enum { DIRECT_SEG_FLAT, DIRECT_SEG_ROWS, DIRECT_SEG_ALIGNED } direct_seg_mode;
+#ifndef DIRECT_ALIGNED_MAX_CB
+#define DIRECT_ALIGNED_MAX_CB 2
+#endif
+
 typedef struct direct_state {
     ck_isa isa;
     direct_geom gm;                   /* geometry (1x1 s1 flattened) */
     direct_geom gpk;                  /* strided 1x1: the packed geometry */
     int pack1x1;                      /* strided unpadded 1x1: pack the sampled pixels first */
     int chunk_inner;                  /* items: output chunk innermost (input block reused) */
-    int rowseg;                       /* segments follow rows and interior bounds */
+    int seg;                          /* direct_seg_mode: how pixel blocks are cut into segments */
     int64_t G;
     int64_t CBg, KBg, CBt, KBt;       /* channel blocks per group / total */
     int64_t nch;                      /* chunks per group */
@@ -302,7 +312,14 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
     /* segments follow the rows when no output column touches the left/right
      * padding (no gathers at all then); with padding, flat segments put the
      * border pixels of two rows into one gather call, fewer than per row */
-    st->rowseg = gm->qlo == 0 && gm->qhi == gm->Q;
+    st->seg = gm->qlo == 0 && gm->qhi == gm->Q ? DIRECT_SEG_ROWS : DIRECT_SEG_FLAT;
+    /* few input channels: a gather tile is much slower than an interior one
+     * (its per-tap address selection is not amortised over channel blocks),
+     * so the border pixels get their own pieces (resnet18.conv1: flat
+     * segments sent ~10% of the pixels to the gather kernel, aligned ones
+     * 2.7%) */
+    if (st->seg == DIRECT_SEG_FLAT && st->CBg <= DIRECT_ALIGNED_MAX_CB)
+        st->seg = DIRECT_SEG_ALIGNED;
     snprintf(st->name, sizeof st->name, "direct/%s", st->isa == CK_ISA_AVX2_FMA ? "avx2_fma" : st->isa == CK_ISA_NEON ? "neon" : "scalar");
     plan->impl_name = st->name;
     return CK_OK;
@@ -462,6 +479,15 @@ static inline void direct_segments(ck_direct_ukernel_params *prm, const ck_direc
     }
 }
 
+/* The L pixels from flat pixel f in equal segments of <= urm pixels. */
+static inline void direct_split(ck_direct_ukernel_params *prm, const ck_direct_ukernel_set *ks, const direct_geom *gm,
+                                const float *xc, float *yimg, const float *rimg, int64_t f, int64_t L, int urm,
+                                int64_t *ih, int64_t *iw, int64_t *yoff) {
+    const int64_t nseg = ceil_div(L, urm), sbase = L / nseg, sextra = L % nseg;
+    direct_segments(prm, ks, gm, xc, yimg, rimg, f, (int)sbase + 1, sextra, ih, iw, yoff);
+    direct_segments(prm, ks, gm, xc, yimg, rimg, f + sextra * (sbase + 1), (int)sbase, nseg - sextra, ih, iw, yoff);
+}
+
 /* Pixel block size (see direct_run). */
 static int64_t direct_pixel_block(const direct_state *st, const direct_geom *gm, int64_t nimg, int nt) {
     const int64_t PQ = gm->P * gm->Q, base = nimg * st->G * st->nch;
@@ -560,7 +586,7 @@ static void direct_run(const ck_plan *plan, const direct_state *st, const direct
             prm.act = prm.last ? kact : CK_ACT_NONE;
             const float *xc = ximg + cb0 * xcbs;
             prm.w = wch + cb0 * wcbs;
-            if (st->rowseg) {
+            if (st->seg == DIRECT_SEG_ROWS) {
                 /* row pieces, each cut at the horizontal interior bounds
                  * [qlo, qhi) and split into equal segments */
                 for (int64_t fa = f0; fa < f1;) {
@@ -568,25 +594,28 @@ static void direct_run(const ck_plan *plan, const direct_state *st, const direct
                     const int64_t a1 = qlo < qa ? qa : (qlo > qb ? qb : qlo);
                     const int64_t a2 = qhi < a1 ? a1 : (qhi > qb ? qb : qhi);
                     const int64_t cut[4] = {qa, a1, a2, qb};
-                    for (int pc = 0; pc < 3; pc++) {
-                        const int64_t a = cut[pc], b = cut[pc + 1];
-                        if (b <= a) continue;
-                        const int64_t L = b - a, nseg = ceil_div(L, urm), sbase = L / nseg, sextra = L % nseg;
-                        const int64_t f = p * Q + a;
-                        direct_segments(&prm, ks, gm, xc, yimg, rimg, f, (int)sbase + 1, sextra, ih, iw, yoff);
-                        direct_segments(&prm, ks, gm, xc, yimg, rimg, f + sextra * (sbase + 1), (int)sbase,
-                                        nseg - sextra, ih, iw, yoff);
-                    }
+                    for (int pc = 0; pc < 3; pc++)
+                        if (cut[pc + 1] > cut[pc])
+                            direct_split(&prm, ks, gm, xc, yimg, rimg, p * Q + cut[pc], cut[pc + 1] - cut[pc], urm,
+                                         ih, iw, yoff);
                     fa = p * Q + qb;
+                }
+            } else if (st->seg == DIRECT_SEG_ALIGNED) {
+                /* alternate interior row spans [qlo, qhi) and border spans
+                 * (a row's right border columns + the next row's left ones:
+                 * one gather piece) */
+                for (int64_t fa = f0; fa < f1;) {
+                    const int64_t p = fa / Q, q = fa % Q;
+                    int64_t fb = q >= qlo && q < qhi ? p * Q + qhi : (q < qlo ? p * Q + qlo : (p + 1) * Q + qlo);
+                    if (qlo >= qhi || fb > f1) fb = f1;
+                    direct_split(&prm, ks, gm, xc, yimg, rimg, fa, fb - fa, urm, ih, iw, yoff);
+                    fa = fb;
                 }
             } else {
                 /* split the block into equal segments of <= urm pixels (49
                  * pixels at ur 6: 6,6,6,6,5,5,5,5,5 instead of 8x6 + a lone
                  * pixel) */
-                const int64_t L = f1 - f0, nseg = ceil_div(L, urm), sbase = L / nseg, sextra = L % nseg;
-                direct_segments(&prm, ks, gm, xc, yimg, rimg, f0, (int)sbase + 1, sextra, ih, iw, yoff);
-                direct_segments(&prm, ks, gm, xc, yimg, rimg, f0 + sextra * (sbase + 1), (int)sbase, nseg - sextra,
-                                ih, iw, yoff);
+                direct_split(&prm, ks, gm, xc, yimg, rimg, f0, f1 - f0, urm, ih, iw, yoff);
             }
         }
         if (post_act) {

@@ -130,9 +130,10 @@ static const float ckd_zeros[8] __attribute__((aligned(32))) = {0, 0, 0, 0, 0, 0
         }                                                                               \
     } while (0)
 
-/* RGB first layers (3 channels) get a constant trip count so the short
- * channel loop is fully unrolled (+4% on 7x7s2/11x11s4 C=3); unrolling the
- * 8-channel case too measured ~2% slower on the 3x3 layers. */
+/* RGB (3 channels) and single-channel (LeNet) first layers get a constant
+ * trip count so the short channel loop is fully unrolled (+4% on 7x7s2 and
+ * 11x11s4 with C=3); unrolling the 8-channel case too measured ~2% slower on
+ * the 3x3 layers. */
 #if defined(__clang__)
 /* clang: the 4x24 tile's channel steps as asm blocks, so that the 12
  * accumulators stay in registers (with the C loop, clang's register
@@ -199,12 +200,14 @@ static const float ckd_zeros[8] __attribute__((aligned(32))) = {0, 0, 0, 0, 0, 0
     do {                                                                                \
         if (UR == 4 && NBK == 3) CKD_TAP_4X3(PX);                                       \
         else if (nc == 3) CKD_TAP_NC(PX, 3);                                            \
+        else if (nc == 1) CKD_TAP_NC(PX, 1);                                            \
         else CKD_TAP_NC(PX, nc);                                                        \
     } while (0)
 #else
 #define CKD_TAP(PX)                                                                     \
     do {                                                                                \
         if (nc == 3) CKD_TAP_NC(PX, 3);                                                 \
+        else if (nc == 1) CKD_TAP_NC(PX, 1);                                            \
         else CKD_TAP_NC(PX, nc);                                                        \
     } while (0)
 #endif
@@ -229,6 +232,33 @@ static inline __attribute__((always_inline)) CKD_TARGET void
 ckd_avx2_finish(__m256 acc[CKD_MAX_UR][CKD_MAX_NBK], const ck_direct_ukernel_params *p, const int UR, const int NBK,
                 float *const y, const int64_t *const yo, const float *const res);
 
+/* Interior reduction: consecutive output pixels sw8 floats apart in the
+ * input (called with a literal 8 for stride 1, so that the pixel offsets are
+ * immediate displacements instead of a chain of register adds). */
+static inline __attribute__((always_inline)) CKD_TARGET void
+ckd_avx2_reduce_int(__m256 acc[CKD_MAX_UR][CKD_MAX_NBK], const ck_direct_ukernel_params *p, const int UR,
+                    const int NBK, const int64_t xoff, const int64_t sw8) {
+    const int64_t W8 = p->W * 8, S = p->S, wrs = p->w_tap_stride;
+    const int64_t xcbs = p->x_cb_stride, wcbs = p->w_cb_stride, ncb = p->ncb;
+    const int64_t dw8 = p->dw * 8, dhW8 = p->dh * W8;
+    const float *xb = p->x + xoff + (p->ih0 + p->r0 * p->dh) * W8 + p->iw0 * 8;
+    const float *wb = p->w + p->r0 * S * wrs;
+    const int64_t nr = p->r1 - p->r0;
+    for (int64_t cb = 0; cb < ncb; cb++) {
+        const int nc = cb == ncb - 1 ? (int)p->nc_last : 8;
+        const float *xr = xb + cb * xcbs;
+        const float *ws = wb + cb * wcbs;
+        for (int64_t r = 0; r < nr; r++, xr += dhW8) {
+            const float *xs = xr;
+            for (int64_t s = 0; s < S; s++, xs += dw8, ws += wrs) {
+#define CKD_PX_INT(j) (xs + (j) * sw8)
+                CKD_TAP(CKD_PX_INT);
+#undef CKD_PX_INT
+            }
+        }
+    }
+}
+
 static inline __attribute__((always_inline)) CKD_TARGET void
 ckd_avx2_body(const ck_direct_ukernel_params *p, const int UR, const int NBK, const int GATHER,
               float *const y, const float *const res, const int64_t xoff) {
@@ -239,35 +269,10 @@ ckd_avx2_body(const ck_direct_ukernel_params *p, const int UR, const int NBK, co
     const int64_t W8 = p->W * 8, S = p->S, R = p->R, wrs = p->w_tap_stride;
     const int64_t xcbs = p->x_cb_stride, wcbs = p->w_cb_stride, ncb = p->ncb;
     if (!GATHER) {
-        const int64_t dw8 = p->dw * 8, sw8 = p->sw * 8, dhW8 = p->dh * W8;
-        const float *xb = p->x + xoff + (p->ih0 + p->r0 * p->dh) * W8 + p->iw0 * 8;
-        const float *wb = p->w + p->r0 * S * wrs;
-        const int64_t nr = p->r1 - p->r0;
-        if (S == 1 && nr == 1) {
-            /* one tap per channel block (1x1): no row/column loops, whose
-             * spilled counters cost ~10% on 1x1 layers */
-            for (int64_t cb = 0; cb < ncb; cb++) {
-                const int nc = cb == ncb - 1 ? (int)p->nc_last : 8;
-                const float *xs = xb + cb * xcbs;
-                const float *ws = wb + cb * wcbs;
-#define CKD_PX_INT(j) (xs + (j) * sw8)
-                CKD_TAP(CKD_PX_INT);
-#undef CKD_PX_INT
-            }
-        } else
-        for (int64_t cb = 0; cb < ncb; cb++) {
-            const int nc = cb == ncb - 1 ? (int)p->nc_last : 8;
-            const float *xr = xb + cb * xcbs;
-            const float *ws = wb + cb * wcbs;
-            for (int64_t r = 0; r < nr; r++, xr += dhW8) {
-                const float *xs = xr;
-                for (int64_t s = 0; s < S; s++, xs += dw8, ws += wrs) {
-#define CKD_PX_INT(j) (xs + (j) * sw8)
-                    CKD_TAP(CKD_PX_INT);
-#undef CKD_PX_INT
-                }
-            }
-        }
+        if (p->sw == 1)
+            ckd_avx2_reduce_int(acc, p, UR, NBK, xoff, 8);
+        else
+            ckd_avx2_reduce_int(acc, p, UR, NBK, xoff, p->sw * 8);
     } else {
         /* Tap-major: for each tap (r, s) the UR input pointers are set up
          * once (an out-of-range tap reads the zero vector and does not
@@ -352,8 +357,8 @@ ckd_avx2_finish(__m256 acc[CKD_MAX_UR][CKD_MAX_NBK], const ck_direct_ukernel_par
  * reloads the bias instead of keeping it in registers the accumulators
  * need. */
 static inline __attribute__((always_inline)) CKD_TARGET void
-ckd_avx2_1x1_tiles(const ck_direct_ukernel_params *p, const int UR, const int NBK) {
-    const int64_t nrep = p->nrep > 1 ? p->nrep : 1, xstep = (int64_t)UR * p->sw * 8;
+ckd_avx2_1x1_tiles(const ck_direct_ukernel_params *p, const int UR, const int NBK, const int64_t sw8) {
+    const int64_t nrep = p->nrep > 1 ? p->nrep : 1, xstep = (int64_t)UR * sw8;
     const int64_t xcbs = p->x_cb_stride, wcbs = p->w_cb_stride, ncb = p->ncb;
     const float *x = p->x + (p->ih0 + p->r0 * p->dh) * p->W * 8 + p->iw0 * 8;
     const float *const wb = p->w + p->r0 * p->w_tap_stride;
@@ -366,7 +371,6 @@ ckd_avx2_1x1_tiles(const ck_direct_ukernel_params *p, const int UR, const int NB
         const float *bias = p->bias;
         CKD_SCALAR_REG(bias);
         ckd_avx2_init(acc, p, UR, NBK, y, yo, bias);
-        const int64_t sw8 = p->sw * 8;
         for (int64_t cb = 0; cb < ncb; cb++) {
             const int nc = cb == ncb - 1 ? (int)p->nc_last : 8;
             const float *xs = x + cb * xcbs;
@@ -393,7 +397,7 @@ ckd_avx2_1x1_tiles(const ck_direct_ukernel_params *p, const int UR, const int NB
         ckd_avx2_body(p, UR, NBK, 0, y, res, xoff);                                                            \
     }                                                                                                          \
     static CKD_TARGET __attribute__((noinline)) void ckd_int1_##UR(const ck_direct_ukernel_params *p) {         \
-        ckd_avx2_1x1_tiles(p, UR, NBK);                                                                        \
+        ckd_avx2_1x1_tiles(p, UR, NBK, p->sw * 8);                                                             \
     }                                                                                                          \
     static CKD_TARGET void ckd_int_##UR(const ck_direct_ukernel_params *p) {                                   \
         if (p->S == 1 && p->r1 - p->r0 == 1) {                                                                 \

@@ -266,7 +266,7 @@ ckd_avx2_body(const ck_direct_ukernel_params *p, const int UR, const int NBK, co
     int64_t yo[CKD_MAX_UR];
     CKD_UNROLL_X86 for (int j = 0; j < UR; j++) yo[j] = GATHER ? p->yoff[j] : (int64_t)j * 8;
     ckd_avx2_init(acc, p, UR, NBK, y, yo, p->bias);
-    const int64_t W8 = p->W * 8, S = p->S, R = p->R, wrs = p->w_tap_stride;
+    const int64_t S = p->S, R = p->R, wrs = p->w_tap_stride;
     const int64_t xcbs = p->x_cb_stride, wcbs = p->w_cb_stride, ncb = p->ncb;
     if (!GATHER) {
         if (p->sw == 1)

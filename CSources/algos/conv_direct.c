@@ -493,9 +493,16 @@ static int64_t direct_pixel_block(const direct_state *st, const direct_geom *gm,
     const int64_t PQ = gm->P * gm->Q, base = nimg * st->G * st->nch;
     const int ur_main = st->chunks[0].ks->ur_max;
     int64_t pb = 32 * 1024 / (st->chunks[0].nbk * 32);
-    const int64_t want_blocks = ceil_div(4 * (int64_t)nt, base);
-    if (ceil_div(PQ, pb) < want_blocks) pb = ceil_div(PQ, want_blocks);
-    pb = ceil_div(pb, ur_main) * ur_main;
+    if (nt > 1) {
+        const int64_t want_blocks = ceil_div(4 * (int64_t)nt, base);
+        if (ceil_div(PQ, pb) < want_blocks) pb = ceil_div(PQ, want_blocks);
+    }
+    if (st->seg != DIRECT_SEG_FLAT && pb >= gm->Q) {
+        /* whole rows: a block edge inside a row cuts it into short tiles */
+        pb = pb / gm->Q * gm->Q;
+    } else {
+        pb = ceil_div(pb, ur_main) * ur_main;
+    }
     if (pb < 1) pb = 1;
     return pb;
 }
@@ -511,8 +518,8 @@ static void direct_run(const ck_plan *plan, const direct_state *st, const direct
     const int64_t qlo = gm->qlo, qhi = gm->qhi;
     const int nt = plan->threads;
 
-    /* pixel block: output tile of <= ~32 KiB (nbk=4: 256 pixels), at least
-     * ~4 items per thread, a multiple of ur. */
+    /* pixel block: output tile of <= ~32 KiB (nbk=4: 256 pixels), with 2+
+     * threads at least ~4 items per thread; whole rows or a multiple of ur. */
     const int64_t pb = direct_pixel_block(st, gm, nimg, nt);
     const int64_t nblk = ceil_div(PQ, pb);
     const int64_t nitems = nimg * G * st->nch * nblk;
@@ -526,7 +533,7 @@ static void direct_run(const ck_plan *plan, const direct_state *st, const direct
      * pixels; chunks have 1-3 blocks): a thread runs the consecutive items
      * whose work midpoints fall in its share */
     const int64_t total = nimg * G * st->KBg * PQ;
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(nt) if (nt > 1)
     {
     int tid = 0, nth = 1;
 #ifdef _OPENMP

@@ -633,8 +633,10 @@ static void direct_run(const ck_plan *plan, const direct_state *st, const direct
         }
         if (ktail && kbase + c->nbk == st->KBt) {
             float *yo = yimg + (c->nbk - 1) * ycbs;
+            /* a fixed 8-lane select (vectorised), not a memset call per pixel
+             * (10% of lenet5.c1's time) */
             for (int64_t f = f0; f < f1; f++)
-                for (int64_t k = ktail; k < 8; k++) yo[f * 8 + k] = 0.f;
+                for (int k = 0; k < 8; k++) yo[f * 8 + k] = k < ktail ? yo[f * 8 + k] : 0.f;
         }
     }
     }

@@ -178,6 +178,11 @@ static const float ckd_zeros[8] __attribute__((aligned(32))) = {0, 0, 0, 0, 0, 0
                     : CKD_ASM_4X3_OUT                                                   \
                     : [wp] "r"(wp_), [p0] "r"(p0_), [p1] "r"(p1_), [p2] "r"(p2_), [p3] "r"(p3_), \
                       CKD_ASM_4X3_MEM);                                                 \
+        } else if (nc == 3) { /* RGB first layers */                                    \
+            __asm__(CKD_ASM_4X3_C(0) CKD_ASM_4X3_C(1) CKD_ASM_4X3_C(2)                  \
+                    : CKD_ASM_4X3_OUT                                                   \
+                    : [wp] "r"(wp_), [p0] "r"(p0_), [p1] "r"(p1_), [p2] "r"(p2_), [p3] "r"(p3_), \
+                      CKD_ASM_4X3_MEM);                                                 \
         } else {                                                                        \
             const float *q0_ = p0_, *q1_ = p1_, *q2_ = p2_, *q3_ = p3_;                 \
             int64_t n_ = nc;                                                            \

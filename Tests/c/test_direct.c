@@ -10,9 +10,8 @@
  * the blocked layout's output channel tail must be exactly zero.
  *
  * The sweep runs three times: with the default AVX2 3-block tile and with
- * CONVKIT_DIRECT_TILE3=4x24 and =3x24 (GCC builds default to 4x24, clang
- * builds to 4x24 for 1x1 kernels, 3x24 otherwise), so both tiles are checked
- * with either compiler. */
+ * CONVKIT_DIRECT_TILE3=4x24 and =3x24 (both compilers default to 4x24), so
+ * both tiles are checked with either compiler. */
 #define _POSIX_C_SOURCE 200809L
 #include "testutil.h"
 
@@ -330,7 +329,8 @@ static void sweep(void) {
             tc.integer = a == 1;
             run_case(&tc);
         }
-    /* 9. strided unpadded 1x1 (the sampled input pixels are packed first):
+    /* 9. strided unpadded 1x1 (NCHW/NHWC: the sampled input pixels are packed
+     * first; NCHW8c: read in place with the stride):
      * strides 2..4 (unequal too), odd sizes, batch, groups, every layout,
      * residual, activations, threads; plus a padded strided 1x1 (not packed) */
     static const int64_t s1[][8] = {

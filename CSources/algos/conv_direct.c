@@ -494,7 +494,11 @@ static inline void direct_split(ck_direct_ukernel_params *prm, const ck_direct_u
 static int64_t direct_pixel_block(const direct_state *st, const direct_geom *gm, int64_t nimg, int nt) {
     const int64_t PQ = gm->P * gm->Q, base = nimg * st->G * st->nch;
     const int ur_main = st->chunks[0].ks->ur_max;
-    int64_t pb = 32 * 1024 / (st->chunks[0].nbk * 32);
+    /* output tile of ~32 KiB: it stays in L1 between passes over the input
+     * channels (cache chunks), and the input block stays cached between the
+     * output chunks.  With one pass and one output chunk there is no reuse,
+     * and fewer, longer blocks cost less per item (mobilenetv2.pw112 +2%) */
+    int64_t pb = st->ncbc >= st->CBg && st->nch == 1 ? PQ : 32 * 1024 / (st->chunks[0].nbk * 32);
     if (nt > 1) {
         const int64_t want_blocks = ceil_div(4 * (int64_t)nt, base);
         if (ceil_div(PQ, pb) < want_blocks) pb = ceil_div(PQ, want_blocks);

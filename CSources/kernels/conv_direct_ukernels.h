@@ -104,9 +104,6 @@ extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_4x32__scalar;
 #define CKD_TARGET __attribute__((target("avx2,fma")))
 
 static const float ckd_zeros[8] __attribute__((aligned(32))) = {0, 0, 0, 0, 0, 0, 0, 0};
-#ifndef CKD_INT_TILES
-#define CKD_INT_TILES 1
-#endif
 
 /* One input channel block step of 8 channels at one tap: px(j) is the address
  * of pixel j's 8 input channels, ws the tap's packed weights [8 c][NBK][8].
@@ -314,57 +311,52 @@ ckd_avx2_reduce_int(__m256 acc[CKD_MAX_UR][CKD_MAX_NBK], const ck_direct_ukernel
     }
 }
 
+/* Gather tiles: UR arbitrary pixels (p->ih, p->iw, p->yoff), taps outside
+ * the input read zeros. */
 static inline __attribute__((always_inline)) CKD_TARGET void
-ckd_avx2_body(const ck_direct_ukernel_params *p, const int UR, const int NBK, const int GATHER,
-              float *const y, const float *const res, const int64_t xoff) {
+ckd_avx2_gather(const ck_direct_ukernel_params *p, const int UR, const int NBK) {
     __m256 acc[CKD_MAX_UR][CKD_MAX_NBK];
     int64_t yo[CKD_MAX_UR];
-    CKD_UNROLL_X86 for (int j = 0; j < UR; j++) yo[j] = GATHER ? p->yoff[j] : (int64_t)j * 8;
+    float *const y = p->y;
+    CKD_UNROLL_X86 for (int j = 0; j < UR; j++) yo[j] = p->yoff[j];
     ckd_avx2_init(acc, p, UR, NBK, y, yo, p->bias);
     const int64_t S = p->S, R = p->R, wrs = p->w_tap_stride;
     const int64_t xcbs = p->x_cb_stride, wcbs = p->w_cb_stride, ncb = p->ncb;
-    if (!GATHER) {
-        if (p->sw == 1)
-            ckd_avx2_reduce_int(acc, p, UR, NBK, xoff, 8);
-        else
-            ckd_avx2_reduce_int(acc, p, UR, NBK, xoff, p->sw * 8);
-    } else {
-        /* Tap-major: for each tap (r, s) the UR input pointers are set up
-         * once (an out-of-range tap reads the zero vector and does not
-         * advance), then the channel blocks run innermost.  Per-tap setup
-         * per channel block (the interior order) cost the gather tiles
-         * 15-20% with clang, whose vectorised address arithmetic evicted
-         * accumulators; padded layers send up to half their tiles here. */
-        const int64_t H = p->H, W = p->W, dh = p->dh, dw = p->dw, ncb1 = ncb - 1;
-        const int ncl = (int)p->nc_last;
-        for (int64_t r = 0; r < R; r++) {
-            for (int64_t s = 0; s < S; s++) {
-                const float *px[CKD_MAX_UR];
-                int64_t stp[CKD_MAX_UR];
-                int any = 0;
-                CKD_UNROLL_X86 for (int j = 0; j < UR; j++) {
-                    const int64_t iy = p->ih[j] + r * dh, ix = p->iw[j] + s * dw;
-                    const int ok = iy >= 0 && iy < H && ix >= 0 && ix < W;
-                    px[j] = ok ? p->x + (iy * W + ix) * 8 : ckd_zeros;
-                    stp[j] = ok ? xcbs * (int64_t)sizeof(float) : 0;
-                    any |= ok;
-                }
-                if (!any) continue;
-                const float *ws = p->w + (r * S + s) * wrs;
-                for (int64_t cb = 0; cb < ncb; cb++, ws += wcbs) {
-                    const int nc = cb == ncb1 ? ncl : 8;
+    /* Tap-major: for each tap (r, s) the UR input pointers are set up
+     * once (an out-of-range tap reads the zero vector and does not
+     * advance), then the channel blocks run innermost.  Per-tap setup
+     * per channel block (the interior order) cost the gather tiles
+     * 15-20% with clang, whose vectorised address arithmetic evicted
+     * accumulators; padded layers send up to half their tiles here. */
+    const int64_t H = p->H, W = p->W, dh = p->dh, dw = p->dw, ncb1 = ncb - 1;
+    const int ncl = (int)p->nc_last;
+    for (int64_t r = 0; r < R; r++) {
+        for (int64_t s = 0; s < S; s++) {
+            const float *px[CKD_MAX_UR];
+            int64_t stp[CKD_MAX_UR];
+            int any = 0;
+            CKD_UNROLL_X86 for (int j = 0; j < UR; j++) {
+                const int64_t iy = p->ih[j] + r * dh, ix = p->iw[j] + s * dw;
+                const int ok = iy >= 0 && iy < H && ix >= 0 && ix < W;
+                px[j] = ok ? p->x + (iy * W + ix) * 8 : ckd_zeros;
+                stp[j] = ok ? xcbs * (int64_t)sizeof(float) : 0;
+                any |= ok;
+            }
+            if (!any) continue;
+            const float *ws = p->w + (r * S + s) * wrs;
+            for (int64_t cb = 0; cb < ncb; cb++, ws += wcbs) {
+                const int nc = cb == ncb1 ? ncl : 8;
 #define CKD_PX_GAT(j) (px[j])
-                    CKD_TAP(CKD_PX_GAT);
+                CKD_TAP(CKD_PX_GAT);
 #undef CKD_PX_GAT
-                    CKD_UNROLL_X86 for (int j = 0; j < UR; j++) {
-                        px[j] = (const float *)((const char *)px[j] + stp[j]);
-                        CKD_SCALAR_REG(px[j]);
-                    }
+                CKD_UNROLL_X86 for (int j = 0; j < UR; j++) {
+                    px[j] = (const float *)((const char *)px[j] + stp[j]);
+                    CKD_SCALAR_REG(px[j]);
                 }
             }
         }
     }
-    ckd_avx2_finish(acc, p, UR, NBK, y, yo, res);
+    ckd_avx2_finish(acc, p, UR, NBK, y, yo, p->res);
 }
 
 /* Residual, activation (last chunk only) and the store. */
@@ -459,19 +451,7 @@ ckd_avx2_1x1_tiles(const ck_direct_ukernel_params *p, const int UR, const int NB
     }
 }
 
-/* The interior entry runs nrep tiles through a separate (not inlined) body:
- * inlining it into the tile loop let the compiler hoist loop invariants into
- * vector registers and spill accumulators (-10% on the C=3 layers). */
-#define CKD_NREP_LOOP(BODYFN)                                                                                  \
-    const int64_t nrep = p->nrep > 1 ? p->nrep : 1, xstep = (int64_t)p->ur * p->sw * 8;                        \
-    for (int64_t t = 0; t < nrep; t++)                                                                         \
-        BODYFN(p, p->y + t * p->ur * 8, p->res ? p->res + t * p->ur * 8 : NULL, t * xstep)
-
 #define CKD_DEFINE(UR, NBK)                                                                                    \
-    static CKD_TARGET __attribute__((noinline)) void ckd_intb_##UR(const ck_direct_ukernel_params *p, float *y, \
-                                                        const float *res, int64_t xoff) {                      \
-        ckd_avx2_body(p, UR, NBK, 0, y, res, xoff);                                                            \
-    }                                                                                                          \
     static CKD_TARGET __attribute__((noinline)) void ckd_int1_##UR(const ck_direct_ukernel_params *p) {         \
         ckd_avx2_1x1_tiles(p, UR, NBK, p->sw * 8);                                                             \
     }                                                                                                          \
@@ -486,15 +466,12 @@ ckd_avx2_1x1_tiles(const ck_direct_ukernel_params *p, const int UR, const int NB
             ckd_int1_##UR(p);                                                                                  \
             return;                                                                                            \
         }                                                                                                      \
-        if (CKD_INT_TILES && p->sw == 1)                                                                       \
+        if (p->sw == 1)                                                                                        \
             ckd_intt1_##UR(p);                                                                                 \
-        else if (CKD_INT_TILES)                                                                                \
+        else                                                                                                   \
             ckd_intt_##UR(p);                                                                                  \
-        else {                                                                                                 \
-            CKD_NREP_LOOP(ckd_intb_##UR);                                                                      \
-        }                                                                                                      \
     }                                                                                                          \
-    static CKD_TARGET void ckd_gat_##UR(const ck_direct_ukernel_params *p) { ckd_avx2_body(p, UR, NBK, 1, p->y, p->res, 0); }
+    static CKD_TARGET void ckd_gat_##UR(const ck_direct_ukernel_params *p) { ckd_avx2_gather(p, UR, NBK); }
 
 #endif /* CKD_AVX2_TEMPLATE */
 
@@ -634,7 +611,6 @@ ckd_neon_body(const ck_direct_ukernel_params *p, const int UR, const int NBK, co
         CKD_UNROLL for (int i = 0; i < 2 * NBK; i++) vst1q_f32(y + yo[j] + (i >> 1) * ykb + (i & 1) * 4, acc[j][i]);
 }
 
-#undef CKD_NREP_LOOP
 /* The interior entry runs nrep tiles through a separate (not inlined) body:
  * inlining it into the tile loop let the compiler hoist loop invariants into
  * vector registers and spill accumulators (-10% on the C=3 layers). */

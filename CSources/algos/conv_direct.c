@@ -75,6 +75,11 @@ typedef struct direct_state {
     int pack1x1;                      /* strided unpadded 1x1: pack the sampled pixels first */
     int chunk_inner;                  /* items: output chunk innermost (input block reused) */
     int seg;                          /* direct_seg_mode: how pixel blocks are cut into segments */
+    int edges;                        /* aligned mode, one input block: border pixels read zero-padded
+                                         copies of the input's edge columns (interior kernels) */
+    int64_t el_w, er_w, er_col0;      /* edge strips: left columns [-pl, -pl + el_w), right
+                                         [er_col0, er_col0 + er_w) of the input */
+    int64_t edge_floats;              /* one image's two strips: H * (el_w + er_w) * 8 */
     int64_t G;
     int64_t CBg, KBg, CBt, KBt;       /* channel blocks per group / total */
     int64_t nch;                      /* chunks per group */
@@ -322,6 +327,22 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
      * 2.7%) */
     if (st->seg == DIRECT_SEG_FLAT && st->CBg <= DIRECT_ALIGNED_MAX_CB)
         st->seg = DIRECT_SEG_ALIGNED;
+    /* one input block (C <= 8, the RGB first layers): even the border pieces
+     * of the aligned mode cost ~3% (resnet18.conv1), as each of their taps
+     * selects pointers for only 3 channel steps.  Instead the border pixels
+     * run through the interior kernels on zero-padded copies of the input's
+     * left and right edge columns (built per call, ~1% of the input). */
+    if (st->seg == DIRECT_SEG_ALIGNED && st->CBg == 1 && G == 1 && gm->qlo < gm->qhi && st->isa == CK_ISA_AVX2_FMA) {
+        {
+            st->edges = 1;
+            st->el_w = gm->qlo > 0 ? (gm->qlo - 1) * gm->sw + (S - 1) * d->dilation_w + 1 : 0;
+            st->er_col0 = gm->qhi * gm->sw - gm->pl;
+            st->er_w = gm->qhi < gm->Q ? (gm->Q - 1 - gm->qhi) * gm->sw + (S - 1) * d->dilation_w + 1 : 0;
+            st->edge_floats = gm->H * (st->el_w + st->er_w) * 8;
+            const int64_t nimg = d->layout == CK_LAYOUT_NCHW8C ? d->n : 1;
+            plan->workspace_size += (size_t)(nimg * st->edge_floats) * sizeof(float);
+        }
+    }
     snprintf(st->name, sizeof st->name, "direct/%s", st->isa == CK_ISA_AVX2_FMA ? "avx2_fma" : st->isa == CK_ISA_NEON ? "neon" : "scalar");
     plan->impl_name = st->name;
     return CK_OK;
@@ -437,6 +458,16 @@ static void from_blocked(ck_layout layout, const float *src, const float *res, c
 /* ---- execution ---------------------------------------------------------------- */
 
 
+/* Kernel rows [r0, r1) inside the input for output row p. */
+static inline void direct_row_taps(const direct_geom *gm, int64_t R, int64_t dh, int64_t p, int64_t *r0,
+                                   int64_t *r1) {
+    const int64_t ih0 = p * gm->sh - gm->pt, H = gm->H;
+    *r0 = ih0 >= 0 ? 0 : ceil_div(-ih0, dh);
+    *r1 = H - 1 - ih0 < 0 ? 0 : (H - 1 - ih0) / dh + 1;
+    if (*r1 > R) *r1 = R;
+    if (*r0 > *r1) *r0 = *r1;
+}
+
 /* count segments of ur consecutive output pixels from flat pixel f: runs of
  * segments that lie in one row with every horizontal tap inside the input go
  * to one interior call (nrep tiles), the others to the gather kernel one by
@@ -452,12 +483,9 @@ static inline void direct_segments(ck_direct_ukernel_params *prm, const ck_direc
         int64_t k = q >= gm->qlo && q + ur <= gm->qhi ? (gm->qhi - q) / ur : 0;
         if (k > count) k = count;
         if (k > 0) {
-            const int64_t ih0 = p * gm->sh - gm->pt, H = gm->H, dh = prm->dh, R = prm->R;
-            int64_t r0 = ih0 >= 0 ? 0 : ceil_div(-ih0, dh);
-            int64_t r1 = H - 1 - ih0 < 0 ? 0 : (H - 1 - ih0) / dh + 1;
-            if (r1 > R) r1 = R;
-            if (r0 > r1) r0 = r1;
-            prm->ih0 = ih0; prm->iw0 = q * gm->sw - gm->pl; prm->r0 = r0; prm->r1 = r1;
+            int64_t r0, r1;
+            direct_row_taps(gm, prm->R, prm->dh, p, &r0, &r1);
+            prm->ih0 = p * gm->sh - gm->pt; prm->iw0 = q * gm->sw - gm->pl; prm->r0 = r0; prm->r1 = r1;
             prm->nrep = k;
             prm->y = yimg + f * 8;
             prm->res = prm->last && rimg ? rimg + f * 8 : NULL;
@@ -488,6 +516,77 @@ static inline void direct_split(ck_direct_ukernel_params *prm, const ck_direct_u
     const int64_t nseg = ceil_div(L, urm), sbase = L / nseg, sextra = L % nseg;
     direct_segments(prm, ks, gm, xc, yimg, rimg, f, (int)sbase + 1, sextra, ih, iw, yoff);
     direct_segments(prm, ks, gm, xc, yimg, rimg, f + sextra * (sbase + 1), (int)sbase, nseg - sextra, ih, iw, yoff);
+}
+
+/* The border columns (q < qlo, q >= qhi) of the pixels [f0, f1), through
+ * the interior kernels on the edge strips (see direct_create): a tile runs
+ * down one output column -- up to urm consecutive rows with the same kernel
+ * row range, each sh strip rows below the previous one (pixel stride
+ * sh * strip width), outputs Q pixels apart.  Border pixels one row at a
+ * time made 1-3 pixel tiles (latency-bound: resnet18.conv1 lost ~3%). */
+static void direct_edge_columns(ck_direct_ukernel_params *prm, const ck_direct_ukernel_set *ks,
+                                const direct_state *st, const direct_geom *gm, const float *eimg, float *yimg,
+                                const float *rimg, int64_t f0, int64_t f1, int urm) {
+    const int64_t Q = gm->Q, W = prm->W, sw = prm->sw, R = prm->R, dh = prm->dh;
+    const int64_t pa = f0 / Q, pz = (f1 - 1) / Q;
+    prm->y_pix_stride = Q * 8;
+    prm->nrep = 1;
+    for (int side = 0; side < 2; side++) {
+        const int64_t qa = side ? gm->qhi : 0, qb = side ? Q : gm->qlo;
+        const int64_t ew = side ? st->er_w : st->el_w, col0 = side ? st->er_col0 : -gm->pl;
+        prm->x = side ? eimg + gm->H * st->el_w * 8 : eimg;
+        prm->W = ew;
+        prm->sw = gm->sh * ew;
+        for (int64_t q = qa; q < qb; q++) {
+            for (int64_t p = pa; p <= pz;) {
+                if (p * Q + q < f0 || p * Q + q >= f1) {
+                    p++;
+                    continue;
+                }
+                int64_t r0, r1, s0, s1, n = 1;
+                direct_row_taps(gm, R, dh, p, &r0, &r1);
+                while (n < urm && p + n <= pz && (p + n) * Q + q < f1) {
+                    direct_row_taps(gm, R, dh, p + n, &s0, &s1);
+                    if (s0 != r0 || s1 != r1) break;
+                    n++;
+                }
+                prm->ur = (int)n;
+                prm->ih0 = p * gm->sh - gm->pt;
+                prm->iw0 = q * gm->sw - gm->pl - col0;
+                prm->r0 = r0;
+                prm->r1 = r1;
+                prm->y = yimg + (p * Q + q) * 8;
+                prm->res = prm->last && rimg ? rimg + (p * Q + q) * 8 : NULL;
+                ks->interior[n](prm);
+                p += n;
+            }
+        }
+    }
+    prm->W = W;
+    prm->sw = sw;
+    prm->y_pix_stride = 0;
+}
+
+/* The zero-padded edge strips of nimg images (one input block each):
+ * [n][H][el_w][8] then [n][H][er_w][8] per image. */
+static void direct_build_edges(const direct_state *st, const direct_geom *gm, int64_t nimg, const float *xb,
+                               int64_t img_stride, float *edges, int nt) {
+    const int64_t H = gm->H, W = gm->W, ew = st->el_w + st->er_w;
+    (void)nt;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t nh = 0; nh < nimg * H; nh++) {
+        const int64_t n = nh / H, h = nh % H;
+        const float *xr = xb + n * img_stride + h * W * 8;
+        float *o = edges + n * st->edge_floats + h * st->el_w * 8;
+        for (int64_t c = 0; c < ew; c++) {
+            if (c == st->el_w) o = edges + n * st->edge_floats + (H * st->el_w + h * st->er_w) * 8 - c * 8;
+            const int64_t col = c < st->el_w ? c - st->gm.pl : st->er_col0 + (c - st->el_w);
+            if (col >= 0 && col < W)
+                memcpy(o + c * 8, xr + col * 8, 8 * sizeof(float));
+            else
+                memset(o + c * 8, 0, 8 * sizeof(float));
+        }
+    }
 }
 
 /* Pixel block size (see direct_run). */
@@ -522,7 +621,8 @@ static int64_t direct_pixel_block(const direct_state *st, const direct_geom *gm,
 /* Run nimg images already in NCHW8c with geometry gm: xb [nimg][CBt][H][W][8]
  * -> yb. */
 static void direct_run(const ck_plan *plan, const direct_state *st, const direct_geom *gm, int64_t nimg,
-                       const float *xb, float *yb, const float *resb, ck_activation act, int fused_act) {
+                       const float *xb, float *yb, const float *resb, const float *edges, ck_activation act,
+                       int fused_act) {
     const ck_conv2d_desc *d = &plan->d.conv;
     const int64_t G = d->groups, R = d->r, S = d->s, Cg = d->c / G;
     const int64_t H = gm->H, W = gm->W, Q = gm->Q, PQ = gm->P * Q;
@@ -623,13 +723,19 @@ static void direct_run(const ck_plan *plan, const direct_state *st, const direct
                 /* alternate interior row spans [qlo, qhi) and border spans
                  * (a row's right border columns + the next row's left ones:
                  * one gather piece) */
+                const float *eimg = edges ? edges + n * st->edge_floats : NULL;
                 for (int64_t fa = f0; fa < f1;) {
                     const int64_t p = fa / Q, q = fa % Q;
                     int64_t fb = q >= qlo && q < qhi ? p * Q + qhi : (q < qlo ? p * Q + qlo : (p + 1) * Q + qlo);
                     if (qlo >= qhi || fb > f1) fb = f1;
+                    if (eimg && (q < qlo || q >= qhi)) {
+                        fa = fb; /* border pixels: direct_edge_columns below */
+                        continue;
+                    }
                     direct_split(&prm, ks, gm, xc, yimg, rimg, fa, fb - fa, urm, ih, iw, yoff);
                     fa = fb;
                 }
+                if (eimg) direct_edge_columns(&prm, ks, st, gm, eimg, yimg, rimg, f0, f1, urm);
             } else {
                 /* split the block into equal segments of <= urm pixels (49
                  * pixels at ur 6: 6,6,6,6,5,5,5,5,5 instead of 8x6 + a lone
@@ -659,18 +765,25 @@ static ck_status direct_execute(const ck_plan *plan, const float *x, float *y, c
     const ck_conv2d_desc *d = &plan->d.conv;
     const int64_t P = plan->out_h, Q = plan->out_w, CBt = st->CBt;
     if (d->layout == CK_LAYOUT_NCHW8C) {
-        direct_run(plan, st, &st->gm, d->n, x, y, res, d->activation, 1);
+        float *edges = NULL;
+        if (st->edges) {
+            edges = ws;
+            direct_build_edges(st, &st->gm, d->n, x, CBt * d->h * d->w * 8, edges, plan->threads);
+        }
+        direct_run(plan, st, &st->gm, d->n, x, y, res, edges, d->activation, 1);
         return CK_OK;
     }
     float *xb = ws;
     float *yb = xb + (st->pack1x1 ? CBt * P * Q * 8 : CBt * d->h * d->w * 8);
+    float *edges = st->edges ? yb + st->KBt * P * Q * 8 : NULL;
     for (int64_t n = 0; n < d->n; n++) {
         const float *xn = x + n * d->c * d->h * d->w;
         if (st->pack1x1)
             pack_sampled(d->layout, xn, d->c, d->h, d->w, d->stride_h, d->stride_w, P, Q, xb, plan->threads);
         else
             to_blocked(d->layout, xn, d->c, d->h, d->w, xb, plan->threads);
-        direct_run(plan, st, st->pack1x1 ? &st->gpk : &st->gm, 1, xb, yb, NULL, d->activation, 0);
+        if (edges) direct_build_edges(st, &st->gm, 1, xb, 0, edges, plan->threads);
+        direct_run(plan, st, st->pack1x1 ? &st->gpk : &st->gm, 1, xb, yb, NULL, edges, d->activation, 0);
         from_blocked(d->layout, yb, res ? res + n * d->k * P * Q : NULL, d->activation, d->k, P, Q,
                      y + n * d->k * P * Q, plan->threads);
     }

@@ -45,6 +45,9 @@ typedef struct ck_direct_ukernel_params {
     int64_t w_tap_stride;    /* floats between packed taps: 8*nbk*8, or nc*nbk*8 when the layer has a
                                 single channel block of nc < 8 channels (compact first layers) */
     int64_t y_kb_stride;     /* floats between output channel blocks (P*Q*8) */
+    int64_t y_pix_stride;    /* interior (AVX2): floats between a tile's output pixels in y and res;
+                                0 means 8 (consecutive pixels).  The driver's edge tiles run down
+                                an output column (Q*8). */
     int64_t H, W, R, S;
     int64_t sw, dh, dw;
     /* interior */
@@ -406,14 +409,15 @@ ckd_avx2_int_tiles(const ck_direct_ukernel_params *p, const int UR, const int NB
     float *y = p->y;
     const float *res = p->res;
     int64_t yo[CKD_MAX_UR];
-    CKD_UNROLL_X86 for (int j = 0; j < UR; j++) yo[j] = (int64_t)j * 8;
-    for (int64_t t = 0; t < nrep; t++, y += UR * 8) {
+    const int64_t ys = p->y_pix_stride ? p->y_pix_stride : 8;
+    CKD_UNROLL_X86 for (int j = 0; j < UR; j++) yo[j] = (int64_t)j * ys;
+    for (int64_t t = 0; t < nrep; t++, y += UR * ys) {
         __m256 acc[CKD_MAX_UR][CKD_MAX_NBK];
         const float *bias = p->bias;
         CKD_SCALAR_REG(bias);
         ckd_avx2_init(acc, p, UR, NBK, y, yo, bias);
         ckd_avx2_reduce_int(acc, p, UR, NBK, t * xstep, sw8);
-        ckd_avx2_finish(acc, p, UR, NBK, y, yo, res ? res + t * UR * 8 : NULL);
+        ckd_avx2_finish(acc, p, UR, NBK, y, yo, res ? res + t * UR * ys : NULL);
     }
 }
 
@@ -432,8 +436,9 @@ ckd_avx2_1x1_tiles(const ck_direct_ukernel_params *p, const int UR, const int NB
     float *y = p->y;
     const float *res = p->res;
     int64_t yo[CKD_MAX_UR];
-    CKD_UNROLL_X86 for (int j = 0; j < UR; j++) yo[j] = (int64_t)j * 8;
-    for (int64_t t = 0; t < nrep; t++, x += xstep, y += UR * 8) {
+    const int64_t ys = p->y_pix_stride ? p->y_pix_stride : 8;
+    CKD_UNROLL_X86 for (int j = 0; j < UR; j++) yo[j] = (int64_t)j * ys;
+    for (int64_t t = 0; t < nrep; t++, x += xstep, y += UR * ys) {
         __m256 acc[CKD_MAX_UR][CKD_MAX_NBK];
         const float *bias = p->bias;
         CKD_SCALAR_REG(bias);
@@ -447,7 +452,7 @@ ckd_avx2_1x1_tiles(const ck_direct_ukernel_params *p, const int UR, const int NB
             else CKD_TAP(CKD_PX_INT);
 #undef CKD_PX_INT
         }
-        ckd_avx2_finish(acc, p, UR, NBK, y, yo, res ? res + t * UR * 8 : NULL);
+        ckd_avx2_finish(acc, p, UR, NBK, y, yo, res ? res + t * UR * ys : NULL);
     }
 }
 

@@ -374,6 +374,31 @@ static void sweep(void) {
             tc.integer = a % 2 == 0;
             run_case(&tc);
         }
+    /* 11. padded small-C layers (aligned segments; on AVX2 the border columns
+     * run down the zero-padded edge strips): ResNet conv1-like, dilation,
+     * asymmetric padding, tiny rows, batch 2, 1 and 2 threads, residual */
+    static const int64_t psc[][11] = {
+        /* n, c, h, w, k, r(=s), stride, pad t/l, pad b/r, dilation, threads */
+        {2, 3, 23, 29, 64, 7, 2, 3, 3, 1, 2}, {1, 1, 17, 15, 24, 5, 1, 2, 2, 1, 1},
+        {1, 5, 12, 19, 40, 3, 1, 1, 1, 1, 2}, {1, 3, 11, 13, 16, 3, 2, 1, 1, 2, 1},
+        {1, 8, 9, 26, 8, 5, 3, 2, 0, 1, 2},   {1, 2, 5, 6, 24, 7, 1, 3, 3, 1, 1},
+        {2, 3, 40, 9, 72, 3, 1, 0, 2, 1, 2},
+    };
+    for (int a = 0; a < 7; a++)
+        for (int l = 0; l < 3; l++) {
+            memset(&tc, 0, sizeof tc);
+            tc.d = mk(psc[a][0], psc[a][1], psc[a][2], psc[a][3], psc[a][4], psc[a][5], psc[a][5]);
+            tc.d.stride_h = tc.d.stride_w = psc[a][6];
+            tc.d.pad_top = tc.d.pad_left = psc[a][7];
+            tc.d.pad_bottom = tc.d.pad_right = psc[a][8];
+            tc.d.dilation_h = tc.d.dilation_w = psc[a][9];
+            randomise_rest(&tc, a * 3 + l + 2);
+            tc.d.layout = (ck_layout)l;
+            tc.threads = (int)psc[a][10];
+            tc.use_res = (a + l) % 2;
+            tc.integer = a % 3 == 0;
+            run_case(&tc);
+        }
 }
 
 int main(void) {

@@ -751,10 +751,17 @@ static void direct_run(const ck_plan *plan, const direct_state *st, const direct
         }
         if (ktail && kbase + c->nbk == st->KBt) {
             float *yo = yimg + (c->nbk - 1) * ycbs;
-            /* a fixed 8-lane select (vectorised), not a memset call per pixel
-             * (10% of lenet5.c1's time) */
-            for (int64_t f = f0; f < f1; f++)
-                for (int k = 0; k < 8; k++) yo[f * 8 + k] = k < ktail ? yo[f * 8 + k] : 0.f;
+            /* a fixed 8-lane bit mask, which both compilers vectorise (clang
+             * made a memset call per pixel of the lane loop, gcc kept a
+             * select per lane scalar: 10-30% of lenet5.c1's time) */
+            uint32_t keep[8];
+            for (int k = 0; k < 8; k++) keep[k] = k < ktail ? 0xffffffffu : 0u;
+            for (int64_t f = f0; f < f1; f++) {
+                uint32_t v[8];
+                memcpy(v, yo + f * 8, sizeof v);
+                for (int k = 0; k < 8; k++) v[k] &= keep[k];
+                memcpy(yo + f * 8, v, sizeof v);
+            }
         }
     }
     }

@@ -333,15 +333,13 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
      * run through the interior kernels on zero-padded copies of the input's
      * left and right edge columns (built per call, ~1% of the input). */
     if (st->seg == DIRECT_SEG_ALIGNED && st->CBg == 1 && G == 1 && gm->qlo < gm->qhi && st->isa == CK_ISA_AVX2_FMA) {
-        {
-            st->edges = 1;
-            st->el_w = gm->qlo > 0 ? (gm->qlo - 1) * gm->sw + (S - 1) * d->dilation_w + 1 : 0;
-            st->er_col0 = gm->qhi * gm->sw - gm->pl;
-            st->er_w = gm->qhi < gm->Q ? (gm->Q - 1 - gm->qhi) * gm->sw + (S - 1) * d->dilation_w + 1 : 0;
-            st->edge_floats = gm->H * (st->el_w + st->er_w) * 8;
-            const int64_t nimg = d->layout == CK_LAYOUT_NCHW8C ? d->n : 1;
-            plan->workspace_size += (size_t)(nimg * st->edge_floats) * sizeof(float);
-        }
+        st->edges = 1;
+        st->el_w = gm->qlo > 0 ? (gm->qlo - 1) * gm->sw + (S - 1) * d->dilation_w + 1 : 0;
+        st->er_col0 = gm->qhi * gm->sw - gm->pl;
+        st->er_w = gm->qhi < gm->Q ? (gm->Q - 1 - gm->qhi) * gm->sw + (S - 1) * d->dilation_w + 1 : 0;
+        st->edge_floats = gm->H * (st->el_w + st->er_w) * 8;
+        const int64_t nimg = d->layout == CK_LAYOUT_NCHW8C ? d->n : 1;
+        plan->workspace_size += (size_t)(nimg * st->edge_floats) * sizeof(float);
     }
     snprintf(st->name, sizeof st->name, "direct/%s", st->isa == CK_ISA_AVX2_FMA ? "avx2_fma" : st->isa == CK_ISA_NEON ? "neon" : "scalar");
     plan->impl_name = st->name;
@@ -577,14 +575,15 @@ static void direct_build_edges(const direct_state *st, const direct_geom *gm, in
     for (int64_t nh = 0; nh < nimg * H; nh++) {
         const int64_t n = nh / H, h = nh % H;
         const float *xr = xb + n * img_stride + h * W * 8;
-        float *o = edges + n * st->edge_floats + h * st->el_w * 8;
+        float *el = edges + n * st->edge_floats + h * st->el_w * 8;            /* left strip, row h */
+        float *er = edges + n * st->edge_floats + (H * st->el_w + h * st->er_w) * 8; /* right strip */
         for (int64_t c = 0; c < ew; c++) {
-            if (c == st->el_w) o = edges + n * st->edge_floats + (H * st->el_w + h * st->er_w) * 8 - c * 8;
+            float *o = c < st->el_w ? el + c * 8 : er + (c - st->el_w) * 8;
             const int64_t col = c < st->el_w ? c - st->gm.pl : st->er_col0 + (c - st->el_w);
             if (col >= 0 && col < W)
-                memcpy(o + c * 8, xr + col * 8, 8 * sizeof(float));
+                memcpy(o, xr + col * 8, 8 * sizeof(float));
             else
-                memset(o + c * 8, 0, 8 * sizeof(float));
+                memset(o, 0, 8 * sizeof(float));
         }
     }
 }

@@ -333,13 +333,20 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
      * run through the interior kernels on zero-padded copies of the input's
      * left and right edge columns (built per call, ~1% of the input). */
     if (st->seg == DIRECT_SEG_ALIGNED && st->CBg == 1 && G == 1 && gm->qlo < gm->qhi && st->isa == CK_ISA_AVX2_FMA) {
-        st->edges = 1;
-        st->el_w = gm->qlo > 0 ? (gm->qlo - 1) * gm->sw + (S - 1) * d->dilation_w + 1 : 0;
-        st->er_col0 = gm->qhi * gm->sw - gm->pl;
-        st->er_w = gm->qhi < gm->Q ? (gm->Q - 1 - gm->qhi) * gm->sw + (S - 1) * d->dilation_w + 1 : 0;
-        st->edge_floats = gm->H * (st->el_w + st->er_w) * 8;
+        const int64_t el_w = gm->qlo > 0 ? (gm->qlo - 1) * gm->sw + (S - 1) * d->dilation_w + 1 : 0;
+        const int64_t er_w = gm->qhi < gm->Q ? (gm->Q - 1 - gm->qhi) * gm->sw + (S - 1) * d->dilation_w + 1 : 0;
         const int64_t nimg = d->layout == CK_LAYOUT_NCHW8C ? d->n : 1;
-        plan->workspace_size += (size_t)(nimg * st->edge_floats) * sizeof(float);
+        const size_t bytes = (size_t)(nimg * gm->H * (el_w + er_w) * 8) * sizeof(float);
+        /* the strips are an optimisation: never the reason a plan exceeds
+         * the caller's workspace limit (the gather path needs none) */
+        if (plan->workspace_size + bytes <= plan->workspace_limit) {
+            st->edges = 1;
+            st->el_w = el_w;
+            st->er_w = er_w;
+            st->er_col0 = gm->qhi * gm->sw - gm->pl;
+            st->edge_floats = gm->H * (el_w + er_w) * 8;
+            plan->workspace_size += bytes;
+        }
     }
     snprintf(st->name, sizeof st->name, "direct/%s", st->isa == CK_ISA_AVX2_FMA ? "avx2_fma" : st->isa == CK_ISA_NEON ? "neon" : "scalar");
     plan->impl_name = st->name;

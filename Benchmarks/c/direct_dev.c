@@ -45,6 +45,15 @@ static const layer layers[] = {
     {"probe.pw56k8", 1, 144, 56, 56, 8, 1, 1, 1, 0},
     {"probe.pw56k16", 1, 144, 56, 56, 16, 1, 1, 1, 0},
     {"probe.pw56k32", 1, 144, 56, 56, 32, 1, 1, 1, 0},
+    /* l2.1x1s2 probes: the same reduction at stride 1 on its 28x28 output grid, and K = 96 / 192 */
+    {"probe.s1x28k128", 1, 64, 28, 28, 128, 1, 1, 1, 0},
+    {"probe.s2k96", 1, 64, 56, 56, 96, 1, 1, 2, 0},
+    {"probe.s2k192", 1, 64, 56, 56, 192, 1, 1, 2, 0},
+    {"probe.s2x28k128", 1, 64, 28, 28, 128, 1, 1, 2, 0},
+    {"probe.s2x56b4k128", 4, 64, 56, 56, 128, 1, 1, 2, 0},
+    /* pw112 probes: K = 24 and 32 */
+    {"probe.pw112k24", 1, 32, 112, 112, 24, 1, 1, 1, 0},
+    {"probe.pw112k32", 1, 32, 112, 112, 32, 1, 1, 1, 0},
 };
 
 static double now(void) {

@@ -68,13 +68,16 @@ static void ckd_scalar(const ck_direct_ukernel_params *p, int gather) {
 }
 
 static void ckd_scalar_interior(const ck_direct_ukernel_params *p) {
-    const int64_t nrep = p->nrep > 1 ? p->nrep : 1;
+    const int64_t nrep = p->nrep > 1 ? p->nrep : 1, nrows = p->nrows > 1 ? p->nrows : 1;
     ck_direct_ukernel_params t = *p;
-    for (int64_t i = 0; i < nrep; i++) {
-        t.iw0 = p->iw0 + i * p->ur * p->sw;
-        t.y = p->y + i * p->ur * 8;
-        t.res = p->res ? p->res + i * p->ur * 8 : NULL;
-        ckd_scalar(&t, 0);
+    for (int64_t row = 0; row < nrows; row++) {
+        t.x = p->x + row * p->x_row_stride;
+        for (int64_t i = 0; i < nrep; i++) {
+            t.iw0 = p->iw0 + i * p->ur * p->sw;
+            t.y = p->y + row * p->y_row_stride + i * p->ur * 8;
+            t.res = p->res ? p->res + row * p->y_row_stride + i * p->ur * 8 : NULL;
+            ckd_scalar(&t, 0);
+        }
     }
 }
 static void ckd_scalar_gather(const ck_direct_ukernel_params *p) { ckd_scalar(p, 1); }

@@ -54,6 +54,10 @@ typedef struct ck_direct_ukernel_params {
     int64_t ih0, iw0, r0, r1;
     int64_t nrep;            /* interior: nrep >= 1 tiles of ur pixels side by side (x advances ur*sw
                                 pixels, y and res ur pixels per tile); 0 counts as 1 */
+    int64_t nrows;           /* interior: nrows >= 1 such runs of nrep tiles (0 counts as 1), run i
+                                starting x_row_stride * i floats further in x and y_row_stride * i
+                                in y and res: one call for many output rows of a narrow layer */
+    int64_t x_row_stride, y_row_stride;
     /* gather */
     const int64_t *ih, *iw, *yoff;
     int ur, nbk;             /* used by the generic (scalar) kernels */
@@ -406,18 +410,22 @@ ckd_avx2_finish(__m256 acc[CKD_MAX_UR][CKD_MAX_NBK], const ck_direct_ukernel_par
 static inline __attribute__((always_inline)) CKD_TARGET void
 ckd_avx2_int_tiles(const ck_direct_ukernel_params *p, const int UR, const int NBK, const int64_t sw8) {
     const int64_t nrep = p->nrep > 1 ? p->nrep : 1, xstep = (int64_t)UR * sw8;
-    float *y = p->y;
-    const float *res = p->res;
+    const int64_t nrows = p->nrows > 1 ? p->nrows : 1;
     int64_t yo[CKD_MAX_UR];
     const int64_t ys = p->y_pix_stride ? p->y_pix_stride : 8;
     CKD_UNROLL_X86 for (int j = 0; j < UR; j++) yo[j] = (int64_t)j * ys;
-    for (int64_t t = 0; t < nrep; t++, y += UR * ys) {
-        __m256 acc[CKD_MAX_UR][CKD_MAX_NBK];
-        const float *bias = p->bias;
-        CKD_SCALAR_REG(bias);
-        ckd_avx2_init(acc, p, UR, NBK, y, yo, bias);
-        ckd_avx2_reduce_int(acc, p, UR, NBK, t * xstep, sw8);
-        ckd_avx2_finish(acc, p, UR, NBK, y, yo, res ? res + t * UR * ys : NULL);
+    for (int64_t row = 0; row < nrows; row++) {
+        float *y = p->y + row * p->y_row_stride;
+        const float *res = p->res ? p->res + row * p->y_row_stride : NULL;
+        const int64_t xrow = row * p->x_row_stride;
+        for (int64_t t = 0; t < nrep; t++, y += UR * ys) {
+            __m256 acc[CKD_MAX_UR][CKD_MAX_NBK];
+            const float *bias = p->bias;
+            CKD_SCALAR_REG(bias);
+            ckd_avx2_init(acc, p, UR, NBK, y, yo, bias);
+            ckd_avx2_reduce_int(acc, p, UR, NBK, xrow + t * xstep, sw8);
+            ckd_avx2_finish(acc, p, UR, NBK, y, yo, res ? res + t * UR * ys : NULL);
+        }
     }
 }
 
@@ -431,14 +439,25 @@ static inline __attribute__((always_inline)) CKD_TARGET void
 ckd_avx2_1x1_tiles(const ck_direct_ukernel_params *p, const int UR, const int NBK, const int64_t sw8) {
     const int64_t nrep = p->nrep > 1 ? p->nrep : 1, xstep = (int64_t)UR * sw8;
     const int64_t xcbs = p->x_cb_stride, wcbs = p->w_cb_stride, ncb = p->ncb;
-    const float *x = p->x + (p->ih0 + p->r0 * p->dh) * p->W * 8 + p->iw0 * 8;
+    const float *const x0 = p->x + (p->ih0 + p->r0 * p->dh) * p->W * 8 + p->iw0 * 8;
     const float *const wb = p->w + p->r0 * p->w_tap_stride;
-    float *y = p->y;
-    const float *res = p->res;
     int64_t yo[CKD_MAX_UR];
     const int64_t ys = p->y_pix_stride ? p->y_pix_stride : 8;
     CKD_UNROLL_X86 for (int j = 0; j < UR; j++) yo[j] = (int64_t)j * ys;
-    for (int64_t t = 0; t < nrep; t++, x += xstep, y += UR * ys) {
+    /* rows x tiles as one flat loop: the row change is a rare branch */
+    const int64_t ntile = nrep * (p->nrows > 1 ? p->nrows : 1);
+    const float *x = x0;
+    float *y = p->y;
+    const float *res = p->res;
+    int64_t row = 0;
+    for (int64_t t = 0, tr = 0; t < ntile; t++, tr++, x += xstep, y += UR * ys) {
+        if (tr == nrep) {
+            row++;
+            tr = 0;
+            x = x0 + row * p->x_row_stride;
+            y = p->y + row * p->y_row_stride;
+            res = p->res ? p->res + row * p->y_row_stride : NULL;
+        }
         __m256 acc[CKD_MAX_UR][CKD_MAX_NBK];
         const float *bias = p->bias;
         CKD_SCALAR_REG(bias);
@@ -452,7 +471,7 @@ ckd_avx2_1x1_tiles(const ck_direct_ukernel_params *p, const int UR, const int NB
             else CKD_TAP(CKD_PX_INT);
 #undef CKD_PX_INT
         }
-        ckd_avx2_finish(acc, p, UR, NBK, y, yo, res ? res + t * UR * ys : NULL);
+        ckd_avx2_finish(acc, p, UR, NBK, y, yo, res ? res + tr * UR * ys : NULL);
     }
 }
 
@@ -621,8 +640,12 @@ ckd_neon_body(const ck_direct_ukernel_params *p, const int UR, const int NBK, co
  * vector registers and spill accumulators (-10% on the C=3 layers). */
 #define CKD_NREP_LOOP(BODYFN)                                                                                  \
     const int64_t nrep = p->nrep > 1 ? p->nrep : 1, xstep = (int64_t)p->ur * p->sw * 8;                        \
-    for (int64_t t = 0; t < nrep; t++)                                                                         \
-        BODYFN(p, p->y + t * p->ur * 8, p->res ? p->res + t * p->ur * 8 : NULL, t * xstep)
+    const int64_t nrows = p->nrows > 1 ? p->nrows : 1;                                                         \
+    for (int64_t row = 0; row < nrows; row++)                                                                  \
+        for (int64_t t = 0; t < nrep; t++)                                                                     \
+            BODYFN(p, p->y + row * p->y_row_stride + t * p->ur * 8,                                            \
+                   p->res ? p->res + row * p->y_row_stride + t * p->ur * 8 : NULL,                             \
+                   row * p->x_row_stride + t * xstep)
 
 #define CKD_NEON_DEFINE(UR, NBK)                                                                               \
     static __attribute__((noinline)) void ckd_intb_##UR(const ck_direct_ukernel_params *p, float *y,           \

@@ -54,6 +54,9 @@ static const layer layers[] = {
     /* pw112 probes: K = 24 and 32 */
     {"probe.pw112k24", 1, 32, 112, 112, 24, 1, 1, 1, 0},
     {"probe.pw112k32", 1, 32, 112, 112, 32, 1, 1, 1, 0},
+    {"probe.pw28c32k16", 1, 32, 28, 28, 16, 1, 1, 1, 0},
+    {"probe.pw56c32k16", 1, 32, 56, 56, 16, 1, 1, 1, 0},
+    {"probe.pw112c64k16", 1, 64, 112, 112, 16, 1, 1, 1, 0},
 };
 
 static double now(void) {

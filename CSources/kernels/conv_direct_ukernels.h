@@ -436,13 +436,14 @@ ckd_avx2_int_tiles(const ck_direct_ukernel_params *p, const int UR, const int NB
  * reloads the bias instead of keeping it in registers the accumulators
  * need. */
 static inline __attribute__((always_inline)) CKD_TARGET void
-ckd_avx2_1x1_tiles(const ck_direct_ukernel_params *p, const int UR, const int NBK, const int64_t sw8) {
+ckd_avx2_1x1_tiles(const ck_direct_ukernel_params *p, const int UR, const int NBK, const int64_t sw8,
+                   const int64_t ys_c) {
     const int64_t nrep = p->nrep > 1 ? p->nrep : 1, xstep = (int64_t)UR * sw8;
     const int64_t xcbs = p->x_cb_stride, wcbs = p->w_cb_stride, ncb = p->ncb;
     const float *const x0 = p->x + (p->ih0 + p->r0 * p->dh) * p->W * 8 + p->iw0 * 8;
     const float *const wb = p->w + p->r0 * p->w_tap_stride;
     int64_t yo[CKD_MAX_UR];
-    const int64_t ys = p->y_pix_stride ? p->y_pix_stride : 8;
+    const int64_t ys = ys_c ? ys_c : p->y_pix_stride ? p->y_pix_stride : 8;
     CKD_UNROLL_X86 for (int j = 0; j < UR; j++) yo[j] = (int64_t)j * ys;
     /* rows x tiles as one flat loop: the row change is a rare branch */
     const int64_t ntile = nrep * (p->nrows > 1 ? p->nrows : 1);
@@ -477,7 +478,10 @@ ckd_avx2_1x1_tiles(const ck_direct_ukernel_params *p, const int UR, const int NB
 
 #define CKD_DEFINE(UR, NBK)                                                                                    \
     static CKD_TARGET __attribute__((noinline)) void ckd_int1_##UR(const ck_direct_ukernel_params *p) {         \
-        ckd_avx2_1x1_tiles(p, UR, NBK, p->sw * 8);                                                             \
+        ckd_avx2_1x1_tiles(p, UR, NBK, p->sw * 8, 0);                                                          \
+    }                                                                                                          \
+    static CKD_TARGET __attribute__((noinline)) void ckd_int1s1_##UR(const ck_direct_ukernel_params *p) {      \
+        ckd_avx2_1x1_tiles(p, UR, NBK, 8, 8);                                                                  \
     }                                                                                                          \
     static CKD_TARGET __attribute__((noinline)) void ckd_intt1_##UR(const ck_direct_ukernel_params *p) {        \
         ckd_avx2_int_tiles(p, UR, NBK, 8);                                                                     \
@@ -487,7 +491,10 @@ ckd_avx2_1x1_tiles(const ck_direct_ukernel_params *p, const int UR, const int NB
     }                                                                                                          \
     static CKD_TARGET void ckd_int_##UR(const ck_direct_ukernel_params *p) {                                   \
         if (p->S == 1 && p->r1 - p->r0 == 1) {                                                                 \
-            ckd_int1_##UR(p);                                                                                  \
+            if (p->sw == 1 && !p->y_pix_stride)                                                                \
+                ckd_int1s1_##UR(p);                                                                            \
+            else                                                                                               \
+                ckd_int1_##UR(p);                                                                              \
             return;                                                                                            \
         }                                                                                                      \
         if (p->sw == 1)                                                                                        \

@@ -58,6 +58,7 @@ typedef struct ck_direct_ukernel_params {
                                 starting x_row_stride * i floats further in x and y_row_stride * i
                                 in y and res: one call for many output rows of a narrow layer */
     int64_t x_row_stride, y_row_stride;
+    int reverse;             /* 1x1 interior, one row: run the tiles from the last to the first */
     /* gather */
     const int64_t *ih, *iw, *yoff;
     int ur, nbk;             /* used by the generic (scalar) kernels */
@@ -447,11 +448,14 @@ ckd_avx2_1x1_tiles(const ck_direct_ukernel_params *p, const int UR, const int NB
     CKD_UNROLL_X86 for (int j = 0; j < UR; j++) yo[j] = (int64_t)j * ys;
     /* rows x tiles as one flat loop: the row change is a rare branch */
     const int64_t ntile = nrep * (p->nrows > 1 ? p->nrows : 1);
-    const float *x = x0;
-    float *y = p->y;
+    /* descending tiles (one row only; see ck_direct_ukernel_params.reverse) */
+    const int rev = p->reverse && ntile == nrep;
+    const int64_t xinc = rev ? -xstep : xstep, yinc = rev ? -(int64_t)UR * ys : (int64_t)UR * ys;
+    const float *x = rev ? x0 + (nrep - 1) * xstep : x0;
+    float *y = rev ? p->y + (nrep - 1) * UR * ys : p->y;
     const float *res = p->res;
     int64_t row = 0;
-    for (int64_t t = 0, tr = 0; t < ntile; t++, tr++, x += xstep, y += UR * ys) {
+    for (int64_t t = 0, tr = 0; t < ntile; t++, tr++, x += xinc, y += yinc) {
         if (tr == nrep) {
             row++;
             tr = 0;
@@ -472,7 +476,7 @@ ckd_avx2_1x1_tiles(const ck_direct_ukernel_params *p, const int UR, const int NB
             else CKD_TAP(CKD_PX_INT);
 #undef CKD_PX_INT
         }
-        ckd_avx2_finish(acc, p, UR, NBK, y, yo, res ? res + tr * UR * ys : NULL);
+        ckd_avx2_finish(acc, p, UR, NBK, y, yo, res ? res + (rev ? nrep - 1 - tr : tr) * UR * ys : NULL);
     }
 }
 

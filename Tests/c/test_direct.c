@@ -443,6 +443,64 @@ static void test_edge_strips_respect_workspace_limit(void) {
     free(x); free(y1); free(y2); free(w); free(b);
 }
 
+/* Stride-1 1x1 layers with short tiles run their tiles in descending order
+ * when the output lies just above the input modulo 4 KiB (see
+ * direct_reverse_tiles): whatever the placement of the caller's buffers, the
+ * results (integer data, with and without residual, 1 and 2 threads) must be
+ * the reference's exactly.  x, y and res are carved from one allocation at
+ * chosen byte distances, so both tile orders are taken. */
+static void test_tile_order_any_buffer_placement(void) {
+    static const int64_t dist[] = {0, 32, 64, 128, 192, 256, 2048, 4000, 4064};
+    static const int64_t shapes[][4] = {{32, 16, 16, 16}, {20, 16, 9, 13}, {8, 8, 16, 16}, {32, 8, 1, 37}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const int64_t C = shapes[si][0], K = shapes[si][1], H = shapes[si][2], W = shapes[si][3];
+        ck_conv2d_desc d = mk(1, C, H, W, K, 1, 1);
+        d.has_bias = 1;
+        d.activation.kind = CK_ACT_RELU;
+        d.layout = CK_LAYOUT_NCHW8C;
+        int64_t xn, yn;
+        ck_tensor_size(d.layout, 1, C, H, W, &xn);
+        ck_tensor_size(d.layout, 1, K, H, W, &yn);
+        const int64_t span = xn + 2 * yn + 3 * 1024 + 64;
+        float *buf = ck_test_alloc(span), *yr = ck_test_alloc(yn), *w = ck_test_alloc(K * C), *b = ck_test_alloc(K);
+        ck_fill_int(w, K * C, -2, 2);
+        ck_fill_int(b, K, -4, 4);
+        ck_plan_options o;
+        memset(&o, 0, sizeof o);
+        o.algorithm = CK_ALGO_REFERENCE;
+        ck_plan *pr = NULL, *pd[2] = {NULL, NULL};
+        CHECK_OK(ck_conv2d_plan_create(&d, w, b, &o, &pr));
+        o.algorithm = CK_ALGO_DIRECT;
+        for (int t = 0; t < 2; t++) {
+            o.threads = t + 1;
+            CHECK_OK(ck_conv2d_plan_create(&d, w, b, &o, &pd[t]));
+        }
+        for (size_t di = 0; di < sizeof dist / sizeof dist[0] && pr && pd[0] && pd[1]; di++)
+            for (int use_res = 0; use_res < 2; use_res++) {
+                float *x = buf;
+                /* y starts dist bytes past a 4 KiB multiple beyond x's end */
+                const int64_t yoff = (xn + 1023) / 1024 * 1024 + dist[di] / 4;
+                float *y = buf + yoff, *res = use_res ? y + (yn + 1023) / 1024 * 1024 + 16 : NULL;
+                fill_tensor(&d, x, 1, C, H, W, 1);
+                if (res) fill_tensor(&d, res, 1, K, H, W, 1);
+                CHECK_OK(ck_conv2d_execute(pr, x, yr, res, NULL, 0));
+                for (int t = 0; t < 2; t++) {
+                    for (int64_t i = 0; i < yn; i++) y[i] = 1234.5f;
+                    CHECK_OK(ck_conv2d_execute(pd[t], x, y, res, NULL, 0));
+                    int64_t diff = 0;
+                    for (int64_t i = 0; i < yn; i++) diff += y[i] != yr[i];
+                    CHECK(diff == 0, "1x1 C%lld K%lld %lldx%lld, output %lld bytes above the input mod 4 KiB, res%d, "
+                          "threads %d: %lld outputs differ from the reference", (long long)C, (long long)K,
+                          (long long)H, (long long)W, (long long)dist[di], use_res, t + 1, (long long)diff);
+                }
+            }
+        ck_plan_destroy(pr);
+        ck_plan_destroy(pd[0]);
+        ck_plan_destroy(pd[1]);
+        free(buf); free(yr); free(w); free(b);
+    }
+}
+
 int main(void) {
     ck_cpu_info info;
     ck_get_cpu_info(&info);
@@ -456,6 +514,7 @@ int main(void) {
     }
     unsetenv("CONVKIT_DIRECT_TILE3");
     test_edge_strips_respect_workspace_limit();
+    test_tile_order_any_buffer_placement();
     printf("test_direct: %d generated cases\n", g_cases);
     return ck_test_finish("test_direct");
 }

@@ -746,8 +746,8 @@ static void direct_run(const ck_plan *plan, const direct_state *st, const direct
             prm.act = prm.last ? kact : CK_ACT_NONE;
             const float *xc = ximg + cb0 * xcbs;
             prm.w = wch + cb0 * wcbs;
-            if (R * S == 1 && gm->H == 1 && ncb * c->nbk <= 8)
-                prm.reverse = direct_reverse_tiles(xc, xcbs, ncb, yimg, ycbs, c->nbk);
+            prm.reverse = R * S == 1 && gm->H == 1 && ncb * c->nbk <= 8 &&
+                          direct_reverse_tiles(xc, xcbs, ncb, yimg, ycbs, c->nbk);
             if (st->seg == DIRECT_SEG_ROWS) {
                 /* row pieces, each cut at the horizontal interior bounds
                  * [qlo, qhi) and split into equal segments */

@@ -45,6 +45,7 @@
 typedef struct direct_chunk {
     int64_t kb0;                      /* first output block (within the group) */
     int nbk;
+    int ur;                           /* pixels per tile: ks->ur_max, or fewer (see direct_create) */
     const ck_direct_ukernel_set *ks;
 } direct_chunk;
 
@@ -87,7 +88,6 @@ typedef struct direct_state {
     int64_t ncbc;                     /* input blocks per cache chunk */
     int64_t group_wsize;              /* packed floats per group */
     int64_t in_px_bytes;              /* 1x1: input bytes (cache lines touched) per output pixel */
-    int ur2;                          /* cap on the pixels per tile of 2-block (6x16) chunks, 0 = none */
     int64_t wc;                       /* channel rows per packed tap: 8, or C/g when that is the only
                                          (partial) block -- RGB first layers: 3 rows, not 8 */
     float *w;                         /* packed weights */
@@ -274,7 +274,11 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
      * K = 16, clang: 90 -> 95 GFLOPS at 1 thread, 171 -> 187 at 2).  With
      * C = 144 (K = 16, 32) 6x16 stays up to 12% faster, and with stride 2
      * (resnet18.l2.1x1s2's 2-block chunks) ~3% faster. */
-    st->ur2 = st->isa == CK_ISA_AVX2_FMA && R * S == 1 && d->stride_w == 1 && st->CBg <= 8 ? 4 : 0;
+    const int ur2 = st->isa == CK_ISA_AVX2_FMA && R * S == 1 && d->stride_w == 1 && st->CBg <= 8;
+    for (int64_t ch = 0; ch < st->nch; ch++) {
+        direct_chunk *c = &st->chunks[ch];
+        c->ur = ur2 && c->nbk == 2 && c->ks->ur_max > 4 ? 4 : c->ks->ur_max;
+    }
     if (R * S == 1) st->in_px_bytes = st->CBg * 32 * (d->stride_w > 1 ? 2 : 1);
     st->wc = st->CBg == 1 && Cg < 8 ? Cg : 8;
     /* cache chunk over input blocks: one chunk's packed weights in ~24 KiB
@@ -629,7 +633,7 @@ static int direct_reverse_tiles(const float *x, int64_t xcbs, int64_t ncb, const
 /* Pixel block size (see direct_run). */
 static int64_t direct_pixel_block(const direct_state *st, const direct_geom *gm, int64_t nimg, int nt) {
     const int64_t PQ = gm->P * gm->Q, base = nimg * st->G * st->nch;
-    const int ur_main = st->chunks[0].nbk == 2 && st->ur2 ? st->ur2 : st->chunks[0].ks->ur_max;
+    const int ur_main = st->chunks[0].ur;
     /* output tile of ~32 KiB: it stays in L1 between passes over the input
      * channels (cache chunks), and the input block stays cached between the
      * output chunks.  With one pass and one output chunk there is no reuse,
@@ -715,7 +719,7 @@ static void direct_run(const ck_plan *plan, const direct_state *st, const direct
         if (mid < lo || mid >= hi) continue;
         const int64_t g = t % G, n = t / G;
         const ck_direct_ukernel_set *ks = c->ks;
-        const int urm = c->nbk == 2 && st->ur2 && st->ur2 < ks->ur_max ? st->ur2 : ks->ur_max;
+        const int urm = c->ur;
         const int64_t kbase = g * st->KBg + c->kb0;
         const float *ximg = xb + (n * st->CBt + g * st->CBg) * xcbs;
         float *yimg = yb + (n * st->KBt + kbase) * ycbs;

@@ -1,0 +1,137 @@
+/* Development timing of one direct-convolution micro-kernel on its own (not
+ * part of the library or the test suite): the 1x1 interior entry of a tile
+ * family, called over and over on input, weights and output that stay in
+ * L1/L2.  It separates the kernel's own efficiency (register tile, channel
+ * steps, per-tile init/store) from what a whole layer adds (input and output
+ * traffic from L3 or memory, pixel blocks, threads), which direct_dev
+ * measures.
+ *
+ *   direct_ukernel_dev [--tile 4x24|6x16|12x8] [--ur N] [--cb N] [--tiles N] [--stride N] [--rounds N]
+ *
+ *   --cb      input-channel blocks of 8 reduced per tile (C = 8 * cb; default 8, C = 64)
+ *   --tiles   tiles side by side in one call (default 49)
+ *   --stride  input pixel stride (1x1 stride-2 layers read every other pixel; default 1)
+ *
+ * Prints GFLOPS, the fraction of the FMA peak measured in the same run, and
+ * ns per tile.  With --cb 8 and --cb 16, the difference of the per-tile times
+ * is the cost of 8 channel blocks, and the rest is the per-tile overhead.
+ * Rounds alternate with a peak measurement; the best round is reported (the
+ * data is cache-resident, so the slower rounds are other load on the host).
+ *
+ * The output is placed 2 KiB away from the input modulo 4 KiB: with the
+ * output 1-320 bytes above the input, loads of the next tile wait on the
+ * previous tile's stores (4 KiB aliasing; conv_direct.c), which would halve
+ * the result on some heap layouts.
+ *
+ * Build (from the repository root; the micro-kernels are internal):
+ *   cc -O2 -ICSources/include -ICSources/core Benchmarks/c/direct_ukernel_dev.c \
+ *      build/libconvkit.a -fopenmp -lopenblas -lm -o build/direct_ukernel_dev */
+#define _POSIX_C_SOURCE 200809L
+#include "../../CSources/kernels/conv_direct_ukernels.h"
+#include "convkit.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static const ck_direct_ukernel_set *tile_set(const char *name) {
+#if defined(__x86_64__)
+    if (!strcmp(name, "4x24")) return &ck_f32_conv_direct_ukernel_4x24__avx2_fma;
+    if (!strcmp(name, "6x16")) return &ck_f32_conv_direct_ukernel_6x16__avx2_fma;
+    if (!strcmp(name, "12x8")) return &ck_f32_conv_direct_ukernel_12x8__avx2_fma;
+#elif defined(__aarch64__)
+    if (!strcmp(name, "6x16")) return &ck_f32_conv_direct_ukernel_6x16__neon;
+    if (!strcmp(name, "12x8")) return &ck_f32_conv_direct_ukernel_12x8__neon;
+#endif
+    if (!strcmp(name, "4x32")) return &ck_f32_conv_direct_ukernel_4x32__scalar;
+    return NULL;
+}
+
+static long arg_long(int argc, char **argv, const char *name, long def) {
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], name)) return strtol(argv[i + 1], NULL, 10);
+    return def;
+}
+
+static const char *arg_str(int argc, char **argv, const char *name, const char *def) {
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], name)) return argv[i + 1];
+    return def;
+}
+
+int main(int argc, char **argv) {
+#if defined(__x86_64__)
+    const char *tname = arg_str(argc, argv, "--tile", "4x24");
+#else
+    const char *tname = arg_str(argc, argv, "--tile", "6x16");
+#endif
+    const ck_direct_ukernel_set *set = tile_set(tname);
+    if (!set) {
+        fprintf(stderr, "unknown tile %s (4x24, 6x16, 12x8 on AVX2; 6x16, 12x8 on NEON; 4x32 scalar)\n", tname);
+        return 2;
+    }
+    const int ur = (int)arg_long(argc, argv, "--ur", set->ur_max);
+    const int64_t ncb = arg_long(argc, argv, "--cb", 8), ntile = arg_long(argc, argv, "--tiles", 49),
+                  sw = arg_long(argc, argv, "--stride", 1);
+    const int rounds = (int)arg_long(argc, argv, "--rounds", 7);
+    if (ur < 1 || ur > set->ur_max || ncb < 1 || ncb > 256 || ntile < 1 || ntile > 4096 || sw < 1 || sw > 4 ||
+        rounds < 1) {
+        fprintf(stderr, "out of range: --ur 1..%d, --cb 1..256, --tiles 1..4096, --stride 1..4, --rounds >= 1\n",
+                set->ur_max);
+        return 2;
+    }
+    const int nbk = set->nbk;
+    const int64_t W = ntile * ur * sw, xcbs = W * 8, ycbs = ntile * ur * 8;
+    const int64_t xn = ncb * xcbs, yn = nbk * ycbs, wn = ncb * 64 * nbk;
+    /* one allocation: x, then y at 2 KiB modulo 4 KiB from x */
+    const int64_t yoff = (xn + 1023) / 1024 * 1024 + 512; /* floats: 4 KiB multiple + 2 KiB */
+    float *buf = ck_malloc((size_t)(yoff + yn) * sizeof(float));
+    float *w = ck_malloc((size_t)wn * sizeof(float));
+    float *bias = ck_malloc((size_t)nbk * 8 * sizeof(float));
+    if (!buf || !w || !bias) {
+        fprintf(stderr, "out of memory\n");
+        return 1;
+    }
+    float *x = buf, *y = buf + yoff;
+    for (int64_t i = 0; i < xn; i++) x[i] = 0.001f * (float)(i % 13);
+    for (int64_t i = 0; i < wn; i++) w[i] = 0.001f * (float)(i % 7);
+    for (int i = 0; i < nbk * 8; i++) bias[i] = 0.01f * (float)i;
+
+    ck_direct_ukernel_params p;
+    memset(&p, 0, sizeof p);
+    p.x = x; p.w = w; p.y = y; p.bias = bias;
+    p.ncb = ncb; p.nc_last = 8;
+    p.x_cb_stride = xcbs; p.w_cb_stride = 64 * nbk; p.w_tap_stride = 64 * nbk; p.y_kb_stride = ycbs;
+    p.H = 1; p.W = W; p.R = 1; p.S = 1; p.sw = sw; p.dh = 1; p.dw = 1;
+    p.r0 = 0; p.r1 = 1; p.nrep = ntile;
+    p.first = 1; p.last = 1; p.act = CK_ACT_RELU;
+    p.nbk = nbk; p.ur = ur;
+
+    const int64_t calls = 2000000 / (ntile * ncb) + 1;
+    const double flops = 2.0 * (double)calls * (double)ntile * ur * nbk * 8 * (double)ncb * 8;
+    double best = 1e30, peak = 0;
+    for (int r = 0; r < rounds; r++) {
+        double pk = 0;
+        ck_measure_fma_peak(1, 0.05, &pk);
+        if (pk > peak) peak = pk;
+        const double t0 = now();
+        for (int64_t i = 0; i < calls; i++) set->interior[ur](&p);
+        const double t = now() - t0;
+        if (t < best) best = t;
+    }
+    const double gf = flops / best * 1e-9;
+    printf("%s ur %d, C = %lld (%lld blocks), %lld tiles a call, stride %lld: %.1f GFLOPS, %.1f%% of the FMA peak "
+           "(%.1f), %.1f ns a tile\n",
+           set->name, ur, (long long)(ncb * 8), (long long)ncb, (long long)ntile, (long long)sw, gf,
+           100.0 * gf / peak, peak, best / (double)calls / (double)ntile * 1e9);
+    ck_free(buf);
+    ck_free(w);
+    ck_free(bias);
+    return 0;
+}

@@ -2,11 +2,13 @@
 # ConvKit's whole test suite (what CI runs):
 #   1. Scripts/setup.sh        system packages (only when missing)
 #   2. swift build + swift test
-#   3. Scripts/check-install.sh  CMake build + ctest + install + C examples
+#   3. Scripts/check-install.sh  CMake build + ctest + install + C examples;
+#      Scripts/check-clang.sh   the same C tests built with the toolchain's clang
 #   4. ASan + UBSan build of the C core and its tests, with ctest
 # Fails fast.  Environment: JOBS (parallel build jobs, default 2);
 # SWIFT_SCRATCH_PATH (swift --scratch-path, default SwiftPM's .build);
-# CHECK_BUILD_DIR (default build-check), SANITIZE_BUILD_DIR (default build-sanitize).
+# CHECK_BUILD_DIR (default build-check), CLANG_BUILD_DIR (default build-clang),
+# SANITIZE_BUILD_DIR (default build-sanitize).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -39,8 +41,9 @@ swift test "${SWIFT_ARGS[@]}"
 fi
 
 if want 3; then
-section "3/4 CMake build, ctest, install, C examples"
+section "3/4 CMake build, ctest, install, C examples; C tests built with clang"
 Scripts/check-install.sh "$CHECK_BUILD_DIR"
+Scripts/check-clang.sh "${CLANG_BUILD_DIR:-build-clang}"
 fi
 
 if want 4; then

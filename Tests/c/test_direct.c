@@ -338,8 +338,11 @@ static void sweep(void) {
         {1, 64, 14, 14, 128, 2, 2, 1}, {2, 13, 9, 7, 21, 2, 2, 1}, {1, 8, 11, 13, 8, 3, 2, 1},
         {1, 1, 5, 9, 6, 2, 4, 1},      {3, 24, 6, 5, 40, 2, 1, 1}, {2, 32, 7, 9, 16, 2, 2, 2},
         {1, 17, 1, 9, 9, 1, 3, 1},     {1, 40, 15, 15, 72, 4, 4, 1},
+        /* stride 2, rows of 12 and 18 output pixels: whole 6-pixel tiles
+         * (the 6x16 tile's stride-2 step) */
+        {1, 16, 7, 36, 16, 2, 2, 1},   {2, 24, 5, 24, 40, 2, 2, 1},
     };
-    for (int a = 0; a < 8; a++)
+    for (int a = 0; a < (int)(sizeof s1 / sizeof s1[0]); a++)
         for (int l = 0; l < 3; l++) {
             memset(&tc, 0, sizeof tc);
             tc.d = mk(s1[a][0], s1[a][1], s1[a][2], s1[a][3], s1[a][4], 1, 1);

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The C core and its C tests built with the Swift toolchain's clang (what
+# SwiftPM compiles CSources with), Release, and run with ctest.  The clang
+# build has code paths of its own: the AVX2 direct-convolution tiles run
+# their channel steps as asm blocks under clang only (conv_direct_ukernels.h),
+# and the default CMake build (cc = gcc) never compiles them.
+#   Scripts/check-clang.sh [build-dir]      (default build-clang)
+# Environment: JOBS (default 2); CLANG (default: clang next to swift).
+# Skipped, with a message, when no clang is found.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build-clang}
+JOBS=${JOBS:-2}
+if [ -z "${CLANG:-}" ]; then
+    if command -v swift >/dev/null 2>&1 && [ -x "$(dirname "$(readlink -f "$(command -v swift)")")/clang" ]; then
+        CLANG="$(dirname "$(readlink -f "$(command -v swift)")")/clang"
+    elif command -v clang >/dev/null 2>&1; then
+        CLANG=clang
+    else
+        echo "check-clang: no clang found; skipped"
+        exit 0
+    fi
+fi
+# clang's OpenMP runtime is LLVM's libomp (libomp-dev), which CMake's
+# FindOpenMP does not find by itself
+LIBOMP=$(ls /usr/lib/llvm-*/lib/libomp.so 2>/dev/null | head -n 1 || true)
+OMP_ARGS=()
+if [ -n "$LIBOMP" ]; then
+    OMP_ARGS=(-DOpenMP_C_FLAGS=-fopenmp -DOpenMP_C_LIB_NAMES=omp -DOpenMP_omp_LIBRARY="$LIBOMP")
+else
+    echo "check-clang: libomp not found; building without OpenMP"
+    OMP_ARGS=(-DCONVKIT_USE_OPENMP=OFF)
+fi
+echo "check-clang: $("$CLANG" --version | head -n 1)"
+CC="$CLANG" cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCONVKIT_BUILD_TESTS=ON "${OMP_ARGS[@]}"
+cmake --build "$BUILD" -j"$JOBS"
+ctest --test-dir "$BUILD" --output-on-failure -j"$JOBS"

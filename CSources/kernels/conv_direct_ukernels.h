@@ -143,7 +143,7 @@ static const float ckd_zeros[8] __attribute__((aligned(32))) = {0, 0, 0, 0, 0, 0
  * chained the six pixel addresses through register adds and kept a loop
  * counter (1x1, C = 144, K = 16 or 32: 94-95 -> 98 GFLOPS at 1 thread). */
 #define CKD_ASM_6X2_J(J, OFF, A0, A1)                                                    \
-    "vbroadcastss " OFF "+" #J "*32(%[xp]), %[b]\n\t"                                   \
+    "vbroadcastss " OFF "+" #J "*" CKD_PXB "(%[xp]), %[b]\n\t"                          \
     "vfmadd231ps %[w0], %[b], %[" A0 "]\n\t"                                            \
     "vfmadd231ps %[w1], %[b], %[" A1 "]\n\t"
 #define CKD_ASM_6X2_C(c)                                                                 \
@@ -163,24 +163,26 @@ static const float ckd_zeros[8] __attribute__((aligned(32))) = {0, 0, 0, 0, 0, 0
 /* clang only: gcc allows at most 30 asm operands, which leaves no room for
  * the "m" inputs, and a memory clobber instead cost 2-6% (pw112); gcc's code
  * for the C loop is as fast. */
-#define CKD_ASM_6X2_MEM(NW) , "m"(*(const float(*)[NW])wp_), "m"(*(const float(*)[48])xp_)
+#define CKD_ASM_6X2_MEM(NW, NX) , "m"(*(const float(*)[NW])wp_), "m"(*(const float(*)[NX])xp_)
 #define CKD_ASM_6X2_CLOBBER "cc"
 #if defined(__clang__)
 #define CKD_HAVE_ASM_6X2 1
 #else
 #define CKD_HAVE_ASM_6X2 0
 #endif
-#define CKD_TAP_6X2_P32(XS)                                                              \
+/* CKD_PXB: the pixel stride in bytes as a string literal, "32" (stride 1)
+ * or "64" (stride 2); defined around each use. */
+#define CKD_TAP_6X2_PX(XS, PXF)                                                          \
     do {                                                                                \
         __m256 w0_, w1_, b_;                                                            \
         const float *xp_ = (XS), *wp_ = ws;                                             \
         __asm__(CKD_ASM_6X2_C(0) CKD_ASM_6X2_C(1) CKD_ASM_6X2_C(2) CKD_ASM_6X2_C(3)     \
                 : CKD_ASM_6X2_OUT                                                       \
-                : [wp] "r"(wp_), [xp] "r"(xp_) CKD_ASM_6X2_MEM(64)                      \
+                : [wp] "r"(wp_), [xp] "r"(xp_) CKD_ASM_6X2_MEM(64, 5 * (PXF) + 8)       \
                 : CKD_ASM_6X2_CLOBBER);                                                 \
         __asm__(CKD_ASM_6X2_C(4) CKD_ASM_6X2_C(5) CKD_ASM_6X2_C(6) CKD_ASM_6X2_C(7)     \
                 : CKD_ASM_6X2_OUT                                                       \
-                : [wp] "r"(wp_), [xp] "r"(xp_) CKD_ASM_6X2_MEM(128)                     \
+                : [wp] "r"(wp_), [xp] "r"(xp_) CKD_ASM_6X2_MEM(128, 5 * (PXF) + 8)      \
                 : CKD_ASM_6X2_CLOBBER);                                                 \
         (void)w0_; (void)w1_; (void)b_;                                                 \
     } while (0)
@@ -472,7 +474,14 @@ ckd_avx2_1x1_tiles(const ck_direct_ukernel_params *p, const int UR, const int NB
             const float *xs = x + cb * xcbs;
             const float *ws = wb + cb * wcbs;
 #define CKD_PX_INT(j) (xs + (j) * sw8)
-            if (CKD_HAVE_ASM_6X2 && UR == 6 && NBK == 2 && nc == 8 && sw8 == 8) CKD_TAP_6X2_P32(xs);
+            /* constant pixel strides (the int1s1 / int1s2 entries): asm
+             * steps with immediate pixel offsets */
+#define CKD_PXB "32"
+            if (CKD_HAVE_ASM_6X2 && UR == 6 && NBK == 2 && nc == 8 && sw8 == 8) CKD_TAP_6X2_PX(xs, 8);
+#undef CKD_PXB
+#define CKD_PXB "64"
+            else if (CKD_HAVE_ASM_6X2 && UR == 6 && NBK == 2 && nc == 8 && sw8 == 16) CKD_TAP_6X2_PX(xs, 16);
+#undef CKD_PXB
             else CKD_TAP(CKD_PX_INT);
 #undef CKD_PX_INT
         }
@@ -487,6 +496,9 @@ ckd_avx2_1x1_tiles(const ck_direct_ukernel_params *p, const int UR, const int NB
     static CKD_TARGET __attribute__((noinline)) void ckd_int1s1_##UR(const ck_direct_ukernel_params *p) {      \
         ckd_avx2_1x1_tiles(p, UR, NBK, 8, 8);                                                                  \
     }                                                                                                          \
+    static CKD_TARGET __attribute__((noinline)) void ckd_int1s2_##UR(const ck_direct_ukernel_params *p) {      \
+        ckd_avx2_1x1_tiles(p, UR, NBK, 16, 8);                                                                 \
+    }                                                                                                          \
     static CKD_TARGET __attribute__((noinline)) void ckd_intt1_##UR(const ck_direct_ukernel_params *p) {        \
         ckd_avx2_int_tiles(p, UR, NBK, 8);                                                                     \
     }                                                                                                          \
@@ -497,6 +509,8 @@ ckd_avx2_1x1_tiles(const ck_direct_ukernel_params *p, const int UR, const int NB
         if (p->S == 1 && p->r1 - p->r0 == 1) {                                                                 \
             if (p->sw == 1 && !p->y_pix_stride)                                                                \
                 ckd_int1s1_##UR(p);                                                                            \
+            else if (p->sw == 2 && !p->y_pix_stride)                                                           \
+                ckd_int1s2_##UR(p);                                                                            \
             else                                                                                               \
                 ckd_int1_##UR(p);                                                                              \
             return;                                                                                            \

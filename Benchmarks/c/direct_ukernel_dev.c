@@ -45,6 +45,7 @@ static const ck_direct_ukernel_set *tile_set(const char *name) {
     if (!strcmp(name, "4x24")) return &ck_f32_conv_direct_ukernel_4x24__avx2_fma;
     if (!strcmp(name, "6x16")) return &ck_f32_conv_direct_ukernel_6x16__avx2_fma;
     if (!strcmp(name, "12x8")) return &ck_f32_conv_direct_ukernel_12x8__avx2_fma;
+    if (!strcmp(name, "3x32")) return &ck_f32_conv_direct_ukernel_3x32__avx2_fma;
 #elif defined(__aarch64__)
     if (!strcmp(name, "6x16")) return &ck_f32_conv_direct_ukernel_6x16__neon;
     if (!strcmp(name, "12x8")) return &ck_f32_conv_direct_ukernel_12x8__neon;

@@ -83,6 +83,7 @@ extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_12x8__avx2_fma;
 extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_6x16__avx2_fma;
 extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_4x24__avx2_fma;
 extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_3x24__avx2_fma;
+extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_3x32__avx2_fma;
 #endif
 #if defined(__aarch64__)
 extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_12x8__neon;

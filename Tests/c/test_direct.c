@@ -341,6 +341,11 @@ static void sweep(void) {
         /* stride 2, rows of 12 and 18 output pixels: whole 6-pixel tiles
          * (the 6x16 tile's stride-2 step) */
         {1, 16, 7, 36, 16, 2, 2, 1},   {2, 24, 5, 24, 40, 2, 2, 1},
+        /* 4-block chunks (3x32 tiles on AVX2 NCHW8c): K = 32 (one), 64 (two),
+         * 128 (3,3,3,3,4 at 1 thread, 4,4 a thread at 2); C with a partial
+         * last block; rows of 18 and 5 output pixels (3-pixel tiles and tails) */
+        {1, 13, 9, 11, 32, 2, 2, 1},   {2, 16, 7, 36, 64, 2, 2, 1},   {1, 64, 10, 10, 128, 2, 2, 1},
+        {1, 24, 6, 9, 32, 3, 2, 1},
     };
     for (int a = 0; a < (int)(sizeof s1 / sizeof s1[0]); a++)
         for (int l = 0; l < 3; l++) {
@@ -353,12 +358,17 @@ static void sweep(void) {
             tc.integer = a % 3 == 0;
             run_case(&tc);
         }
-    memset(&tc, 0, sizeof tc);
-    tc.d = mk(1, 16, 8, 9, 24, 1, 1);
-    tc.d.stride_h = tc.d.stride_w = 2;
-    tc.d.pad_top = tc.d.pad_right = 1;
-    randomise_rest(&tc, 5);
-    run_case(&tc);
+    for (int a = 0; a < 2; a++) {
+        /* padded strided 1x1 (not packed; border pixels through the gather
+         * kernels, of the 4x24 and of the 3x32 tile) */
+        memset(&tc, 0, sizeof tc);
+        tc.d = mk(1, 16, 8, 9, a ? 32 : 24, 1, 1);
+        tc.d.stride_h = tc.d.stride_w = 2;
+        tc.d.pad_top = tc.d.pad_right = 1;
+        randomise_rest(&tc, 5 + a);
+        tc.d.layout = a ? CK_LAYOUT_NCHW8C : tc.d.layout;
+        run_case(&tc);
+    }
     /* 10. unpadded small-C layers (segments follow the rows; LeNet c1,
      * AlexNet conv1-like), rows longer and shorter than the micro-tile */
     static const int64_t sc[][8] = {

@@ -188,6 +188,43 @@ static const float ckd_zeros[8] __attribute__((aligned(32))) = {0, 0, 0, 0, 0, 0
         (void)w0_; (void)w1_; (void)b_;                                                 \
     } while (0)
 
+/* 3x32 tile (strided 1x1 layers, see conv_direct.c), 8 full channels,
+ * pixel stride 2 (CKD_PXB = "64" bytes): the channel step as asm blocks, 3 broadcasts held while
+ * the 4 weight vectors stream through one register (16 ymm registers:
+ * 12 accumulators, 3 broadcasts, 1 weight). */
+#define CKD_ASM_3X4_I(c, I, A0, A1, A2)                                                  \
+    "vmovaps " #c "*128+" #I "*32(%[wp]), %[w]\n\t"                                     \
+    "vfmadd231ps %[w], %[b0], %[" A0 "]\n\t"                                            \
+    "vfmadd231ps %[w], %[b1], %[" A1 "]\n\t"                                            \
+    "vfmadd231ps %[w], %[b2], %[" A2 "]\n\t"
+#define CKD_ASM_3X4_C(c)                                                                 \
+    "vbroadcastss " #c "*4(%[xp]), %[b0]\n\t"                                           \
+    "vbroadcastss " #c "*4+" CKD_PXB "(%[xp]), %[b1]\n\t"                               \
+    "vbroadcastss " #c "*4+2*" CKD_PXB "(%[xp]), %[b2]\n\t"                             \
+    CKD_ASM_3X4_I(c, 0, "a00", "a10", "a20")                                            \
+    CKD_ASM_3X4_I(c, 1, "a01", "a11", "a21")                                            \
+    CKD_ASM_3X4_I(c, 2, "a02", "a12", "a22")                                            \
+    CKD_ASM_3X4_I(c, 3, "a03", "a13", "a23")
+#define CKD_ASM_3X4_OUT                                                                  \
+    [a00] "+x"(acc[0][0]), [a01] "+x"(acc[0][1]), [a02] "+x"(acc[0][2]), [a03] "+x"(acc[0][3]), \
+    [a10] "+x"(acc[1][0]), [a11] "+x"(acc[1][1]), [a12] "+x"(acc[1][2]), [a13] "+x"(acc[1][3]), \
+    [a20] "+x"(acc[2][0]), [a21] "+x"(acc[2][1]), [a22] "+x"(acc[2][2]), [a23] "+x"(acc[2][3]), \
+    [w] "=&x"(w_), [b0] "=&x"(b0_), [b1] "=&x"(b1_), [b2] "=&x"(b2_)
+#define CKD_TAP_3X4_PX(XS, PXF)                                                          \
+    do {                                                                                \
+        __m256 w_, b0_, b1_, b2_;                                                       \
+        const float *xp_ = (XS), *wp_ = ws;                                             \
+        __asm__(CKD_ASM_3X4_C(0) CKD_ASM_3X4_C(1) CKD_ASM_3X4_C(2) CKD_ASM_3X4_C(3)     \
+                : CKD_ASM_3X4_OUT                                                       \
+                : [wp] "r"(wp_), [xp] "r"(xp_), "m"(*(const float(*)[256])wp_),         \
+                  "m"(*(const float(*)[2 * (PXF) + 8])xp_));                             \
+        __asm__(CKD_ASM_3X4_C(4) CKD_ASM_3X4_C(5) CKD_ASM_3X4_C(6) CKD_ASM_3X4_C(7)     \
+                : CKD_ASM_3X4_OUT                                                       \
+                : [wp] "r"(wp_), [xp] "r"(xp_), "m"(*(const float(*)[256])wp_),         \
+                  "m"(*(const float(*)[2 * (PXF) + 8])xp_));                             \
+        (void)w_; (void)b0_; (void)b1_; (void)b2_;                                      \
+    } while (0)
+
 /* RGB (3 channels) and single-channel (LeNet) first layers get a constant
  * trip count so the short channel loop is fully unrolled (+4% on 7x7s2 and
  * 11x11s4 with C=3); unrolling the 8-channel case too measured ~2% slower on
@@ -482,6 +519,7 @@ ckd_avx2_1x1_tiles(const ck_direct_ukernel_params *p, const int UR, const int NB
 #undef CKD_PXB
 #define CKD_PXB "64"
             else if (CKD_HAVE_ASM_6X2 && UR == 6 && NBK == 2 && nc == 8 && sw8 == 16) CKD_TAP_6X2_PX(xs, 16);
+            else if (CKD_HAVE_ASM_6X2 && UR == 3 && NBK == 4 && nc == 8 && sw8 == 16) CKD_TAP_3X4_PX(xs, 16);
 #undef CKD_PXB
             else CKD_TAP(CKD_PX_INT);
 #undef CKD_PX_INT

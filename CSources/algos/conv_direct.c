@@ -9,7 +9,7 @@
  * blocks (nbk <= 4 blocks of 8 channels), as [cb][R][S][8 c][nbk][8 k] with
  * zero-padded tails: the micro-kernel streams one tap's 8*nbk*8 weights
  * contiguously.  The micro-kernel (kernels/conv_direct_ukernel_*) keeps
- * ur x nbk accumulators in registers (4x24, 6x16, 12x8 and, for strided 1x1
+ * ur x nbk accumulators in registers (4x24, 6x16, 12x8 and, for 1x1
  * layers, 3x32 on AVX2) for the whole reduction over a chunk of
  * input-channel blocks.
  *
@@ -256,17 +256,18 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
      * still split evenly between the threads when there are few pixel
      * blocks (7x7 and 14x14 layers). */
     const int main3 = st->isa == CK_ISA_AVX2_FMA && (st->CBg >= 2 || Cg >= 3);
-    /* AVX2, strided 1x1 (C/g >= 16): a remainder of 4 or 8 blocks (the two
-     * 2-block chunks main3 would leave, or a thread's part of 8) goes to
-     * 4-block chunks of 3x32 tiles instead, which read each input pixel
-     * for 32 output channels, not 16, and touch 24 input lines a tile
-     * instead of 48 (6x16 at stride 2).  resnet18.l2.1x1s2 (K = 16
-     * blocks: 3,3,3,3,4 at 1 thread, 4,4 a thread at 2), clang, 1 thread
-     * 146 -> 142 us, 2 threads 76.7 -> 74.1 us.  With stride 1 the 4-block
-     * chunks measured slower (resnet50.1x1expand 2%, mobilenetv2.pw7 4% at 2
-     * threads), so NCHW/NHWC tensors, whose sampled pixels are packed
-     * first (direct_is_pack1x1) and run at stride 1, keep 2-block ones. */
-    const int wide4 = main3 && R * S == 1 && d->stride_w > 1 && st->CBg >= 2 && !direct_is_pack1x1(d);
+    /* AVX2, 1x1 (C/g >= 16): where main3 would leave 2-block chunks (a
+     * part of 3n + 1 or 3n + 2 blocks), one or two 4-block chunks of 3x32
+     * tiles take their place, which read each input pixel for 32 output
+     * channels instead of 16 (and at stride 2 touch 24 input lines a tile
+     * instead of 48).  They come first in the part: the first chunk of a
+     * pixel block brings its input in from L3, and 3x32 tiles touch fewer
+     * lines per FMA.  Clang, one process alternating the two plans, p25 of
+     * 150-1500 runs: resnet18.l2.1x1s2 (K = 16 blocks: 4,3,3,3,3 at 1
+     * thread, 4,4 a thread at 2) ~1% faster than 3,3,3,3,2,2, and 4 first
+     * another 0.5-1%; resnet50.1x1expand +0.6% at 1 thread, +2.2% at 2;
+     * mobilenetv2.pw7 unchanged. */
+    const int wide4 = main3 && R * S == 1 && st->CBg >= 2;
     const int64_t nparts = main3 && plan->threads > 1 && st->KBg >= 4 * (int64_t)plan->threads ? plan->threads : 1;
     for (int64_t kb = 0, part = 0; kb < st->KBg;) {
         const int64_t pend = st->KBg * (part + 1) / nparts;
@@ -274,7 +275,7 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
         int nbk = (int)(rem < main_nbk ? rem : main_nbk);
         if (tail3 && rem == 3) nbk = 3;
         if (main3) nbk = rem == 4 || rem == 2 ? 2 : rem == 1 ? 1 : 3;
-        if (wide4 && (rem == 4 || rem == 8)) nbk = 4;
+        if (wide4 && ((rem % 3 == 1 && rem >= 4) || (rem % 3 == 2 && rem >= 8))) nbk = 4;
         if (kb + nbk == pend) part++;
         st->chunks[st->nch].kb0 = kb;
         st->chunks[st->nch].nbk = nbk;

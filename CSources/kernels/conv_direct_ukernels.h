@@ -188,8 +188,8 @@ static const float ckd_zeros[8] __attribute__((aligned(32))) = {0, 0, 0, 0, 0, 0
         (void)w0_; (void)w1_; (void)b_;                                                 \
     } while (0)
 
-/* 3x32 tile (strided 1x1 layers, see conv_direct.c), 8 full channels,
- * pixel stride 2 (CKD_PXB = "64" bytes): the channel step as asm blocks, 3 broadcasts held while
+/* 3x32 tile (1x1 layers, see conv_direct.c), 8 full channels, constant
+ * pixel stride (CKD_PXB = "32" or "64" bytes): the channel step as asm blocks, 3 broadcasts held while
  * the 4 weight vectors stream through one register (16 ymm registers:
  * 12 accumulators, 3 broadcasts, 1 weight). */
 #define CKD_ASM_3X4_I(c, I, A0, A1, A2)                                                  \
@@ -516,6 +516,7 @@ ckd_avx2_1x1_tiles(const ck_direct_ukernel_params *p, const int UR, const int NB
              * steps with immediate pixel offsets */
 #define CKD_PXB "32"
             if (CKD_HAVE_ASM_6X2 && UR == 6 && NBK == 2 && nc == 8 && sw8 == 8) CKD_TAP_6X2_PX(xs, 8);
+            else if (CKD_HAVE_ASM_6X2 && UR == 3 && NBK == 4 && nc == 8 && sw8 == 8) CKD_TAP_3X4_PX(xs, 8);
 #undef CKD_PXB
 #define CKD_PXB "64"
             else if (CKD_HAVE_ASM_6X2 && UR == 6 && NBK == 2 && nc == 8 && sw8 == 16) CKD_TAP_6X2_PX(xs, 16);

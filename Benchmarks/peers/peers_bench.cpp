@@ -143,6 +143,7 @@ struct Timing {
     int threads_busy = 0;     // distinct threads that did a real share of the work while timing
                               // (not necessarily at once: OpenMP + OpenBLAS workers both count)
     int runs = 0;
+    std::vector<double> samples_ms;  // every timed run (pooled over the passes, see --passes)
 };
 
 double process_cpu_s() {
@@ -185,6 +186,7 @@ int busy_threads(const std::vector<std::pair<long, double>> &before, const std::
 
 double g_min_time = 0.2;
 int g_min_runs = 10;
+int g_passes = 1;  // --passes: rounds over all candidates of a layer, samples pooled
 
 double percentile(std::vector<double> v, double p) {
     std::sort(v.begin(), v.end());
@@ -208,7 +210,10 @@ Timing time_it(const std::function<bool()> &fn) {
     double cpu0 = process_cpu_s();
     auto tc0 = thread_cpu_ns();
     double start = now_s();
-    while ((int)samples.size() < g_min_runs || now_s() - start < g_min_time) {
+    // with --passes N, each pass times 1/N of the minimum time and runs
+    const double min_time = g_min_time / g_passes;
+    const int min_runs = std::max(3, (g_min_runs + g_passes - 1) / g_passes);
+    while ((int)samples.size() < min_runs || now_s() - start < min_time) {
         double a = now_s();
         if (!fn()) return t;
         samples.push_back((now_s() - a) * 1e3);
@@ -221,7 +226,27 @@ Timing time_it(const std::function<bool()> &fn) {
     t.median_ms = percentile(samples, 0.5);
     t.p10_ms = percentile(samples, 0.1);
     t.p90_ms = percentile(samples, 0.9);
+    t.samples_ms = std::move(samples);
     return t;
+}
+
+// --passes: add one pass's timing of a candidate to the pooled one.
+void pool_timing(Timing &into, const Timing &pass, int npass) {
+    if (npass == 0) {
+        into = pass;
+        return;
+    }
+    if (!into.ok || !pass.ok) {
+        into.ok = false;
+        return;
+    }
+    into.cpu_per_wall = (into.cpu_per_wall * npass + pass.cpu_per_wall) / (npass + 1);
+    into.threads_busy = std::max(into.threads_busy, pass.threads_busy);
+    into.samples_ms.insert(into.samples_ms.end(), pass.samples_ms.begin(), pass.samples_ms.end());
+    into.runs = (int)into.samples_ms.size();
+    into.median_ms = percentile(into.samples_ms, 0.5);
+    into.p10_ms = percentile(into.samples_ms, 0.1);
+    into.p90_ms = percentile(into.samples_ms, 0.9);
 }
 
 // ---------------------------------------------------------------------------
@@ -938,7 +963,8 @@ void write_json(const std::string &path, const Header &h, const std::vector<Row>
     f << "{\n  \"header\": {\"cpu\": " << jstr(h.cpu) << ", \"isa\": " << jstr(h.isa)
       << ", \"convkit_version\": " << jstr(h.convkit_version) << ", \"onednn\": " << jstr(h.onednn_version)
       << ", \"xnnpack\": " << (h.have_xnnpack ? "true" : "false") << ", \"suite\": " << jstr(h.suite)
-      << ", \"load_average_at_start\": " << jnum(h.load_avg) << ", \"min_time_s\": " << jnum(g_min_time) << ", \"min_runs\": " << g_min_runs
+      << ", \"load_average_at_start\": " << jnum(h.load_avg) << ", \"min_time_s\": " << jnum(g_min_time)
+      << ", \"min_runs\": " << g_min_runs << ", \"passes\": " << g_passes
       << ", \"fma_peak_gflops_1t_convkit\": " << (h.ck_peak_1t > 0 ? jnum(h.ck_peak_1t) : "null")
       << ", \"fma_peak_gflops_" << h.peak_nt_threads << "t_convkit\": " << (h.ck_peak_nt > 0 ? jnum(h.ck_peak_nt) : "null")
       << ", \"fma_peak_gflops_1t\": " << jnum(h.own_peak_1t) << ", \"fma_peak_gflops_" << h.peak_nt_threads
@@ -999,10 +1025,13 @@ std::vector<int> parse_threads(const std::string &s) {
 
 void usage() {
     std::printf(
-        "usage: peers-bench [--suite FILE] [--threads 1,2] [--layers SUBSTRING|REGEX] [--min-time S] [--json FILE]\n"
+        "usage: peers-bench [--suite FILE] [--threads 1,2] [--layers SUBSTRING|REGEX] [--min-time S] [--passes N]\n"
+        "                   [--json FILE]\n"
         "  Times every suite layer through ConvKit (im2col, direct, ... and auto; best reported), a plain\n"
         "  im2col + cblas_sgemm loop, oneDNN and XNNPACK (when built in), after checking each output\n"
-        "  against a float64 reference on sampled positions.\n");
+        "  against a float64 reference on sampled positions.\n"
+        "  --passes N: time every candidate of a layer in N rounds (each 1/N of --min-time, >= 3 runs) and\n"
+        "  pool the samples, so that load from other tenants hits all candidates alike (default 1).\n");
 }
 
 }  // namespace
@@ -1024,6 +1053,12 @@ int main(int argc, char **argv) {
             char *end = nullptr;
             g_min_time = std::strtod(v.c_str(), &end);
             if (*end || !(g_min_time >= 0)) die("bad --min-time '" + v + "'");
+        } else if (a == "--passes") {
+            std::string v = val();
+            char *end = nullptr;
+            long n = std::strtol(v.c_str(), &end, 10);
+            if (*end || n < 1 || n > 100) die("bad --passes '" + v + "' (1..100)");
+            g_passes = (int)n;
         } else if (a == "--json") json = val();
         else if (a == "-h" || a == "--help") {
             usage();
@@ -1092,8 +1127,12 @@ int main(int argc, char **argv) {
     std::printf("\n");
     std::printf("oneDNN: %s\n", h.have_onednn ? h.onednn_version.c_str() : "not built in");
     std::printf("XNNPACK: %s\n", h.have_xnnpack ? "yes (NHWC, pthreadpool)" : "not built in / failed to initialise");
-    std::printf("Suite: %s (%zu of %zu layers); timing: warm-up, then >= %d runs and >= %.2g s; median\n", suite.c_str(),
+    std::printf("Suite: %s (%zu of %zu layers); timing: warm-up, then >= %d runs and >= %.2g s; median", suite.c_str(),
                 layers.size(), all.size(), g_min_runs, g_min_time);
+    if (g_passes > 1)
+        std::printf(" of the samples pooled from %d rounds over all candidates (each >= %d runs, >= %.2g s)", g_passes,
+                    std::max(3, (g_min_runs + g_passes - 1) / g_passes), g_min_time / g_passes);
+    std::printf("\n");
     {
         // Other processes on a 2-core machine wreck multi-thread timings
         // (OpenMP barriers spin against them): say so in the header.
@@ -1127,14 +1166,39 @@ int main(int argc, char **argv) {
             row.L = &L;
             row.threads = t;
             omp_set_num_threads(t);
-            for (Result &r : run_convkit(L, d, samples, t, row.ck_declined)) row.results.push_back(r);
-            row.results.push_back(run_baseline(L, d, samples, t));
+            // --passes N: N rounds over every candidate, each timing 1/N of
+            // the minimum; the samples are pooled, so a slow spell of the
+            // machine (other tenants) hits all candidates alike instead of
+            // whichever one was being timed
+            for (int pass = 0; pass < g_passes; pass++) {
+                std::vector<Result> res;
+                std::vector<std::string> declined;
+                for (Result &r : run_convkit(L, d, samples, t, declined)) res.push_back(r);
+                res.push_back(run_baseline(L, d, samples, t));
 #if defined(PEERS_HAVE_ONEDNN)
-            for (Result &r : run_onednn(L, d, samples, t)) row.results.push_back(r);
+                for (Result &r : run_onednn(L, d, samples, t)) res.push_back(r);
 #endif
 #if defined(PEERS_HAVE_XNNPACK)
-            if (h.have_xnnpack) row.results.push_back(run_xnnpack(L, d, samples, pools[ti], t));
+                if (h.have_xnnpack) res.push_back(run_xnnpack(L, d, samples, pools[ti], t));
 #endif
+                if (pass == 0) {
+                    row.results = std::move(res);
+                    row.ck_declined = std::move(declined);
+                    continue;
+                }
+                if (res.size() != row.results.size()) die("the candidates of " + L.name + " changed between passes");
+                for (size_t i = 0; i < res.size(); i++) {
+                    Result &r = row.results[i];
+                    if (res[i].impl != r.impl || res[i].variant != r.variant || res[i].layout != r.layout)
+                        die("the candidates of " + L.name + " changed between passes");
+                    if (!res[i].available || !res[i].correct) {
+                        r.available = r.available && res[i].available;
+                        r.correct = r.correct && res[i].correct;
+                        if (!res[i].correct) r.check = res[i].check;
+                    }
+                    pool_timing(r.t, res[i].t, pass);
+                }
+            }
             for (const Result &r : row.results)
                 if (r.impl == "convkit" && r.available &&
                     std::find(algos_seen.begin(), algos_seen.end(), r.variant) == algos_seen.end())

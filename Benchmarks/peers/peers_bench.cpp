@@ -187,6 +187,7 @@ int busy_threads(const std::vector<std::pair<long, double>> &before, const std::
 double g_min_time = 0.2;
 int g_min_runs = 10;
 int g_passes = 1;  // --passes: rounds over all candidates of a layer, samples pooled
+int g_park_ms = 50;  // pause before each candidate's timing (see time_it); 250 with 2+ threads
 
 double percentile(std::vector<double> v, double p) {
     std::sort(v.begin(), v.end());
@@ -198,8 +199,13 @@ double percentile(std::vector<double> v, double p) {
 // Warm up, then run until both >= g_min_runs runs and >= g_min_time seconds.
 Timing time_it(const std::function<bool()> &fn) {
     Timing t;
-    // Let spinning worker threads of the previously timed runtime park.
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    // Let spinning worker threads of the previously timed runtime park, or
+    // the next runtime's threads share the cores with them.  Measured with
+    // process CPU time during a sleep after 2-thread plans: an OpenBLAS
+    // worker spins ~110 ms after im2col, LLVM libomp's threads ~200 ms after
+    // direct (KMP_BLOCKTIME).  A --passes window (0.04 s at 5 passes) would
+    // lie wholly inside the spin.
+    std::this_thread::sleep_for(std::chrono::milliseconds(g_park_ms));
     double w0 = now_s();
     int warm = 0;
     do {
@@ -1166,6 +1172,7 @@ int main(int argc, char **argv) {
             row.L = &L;
             row.threads = t;
             omp_set_num_threads(t);
+            g_park_ms = t > 1 ? 250 : 50;
             // --passes N: N rounds over every candidate, each timing 1/N of
             // the minimum; the samples are pooled, so a slow spell of the
             // machine (other tenants) hits all candidates alike instead of

@@ -1,4 +1,11 @@
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// How a `Planner` chooses the algorithm for a convolution.
 public enum PlannerMode: String, Hashable, Codable, Sendable, CaseIterable, CustomStringConvertible {
@@ -151,16 +158,26 @@ public struct PlannerTimingSettings: Hashable, Codable, Sendable {
     /// The widest trusted spread (p90 / p10 of the winner's runs); wider is
     /// reported and not written to the profile.
     public var maxSpread: Double
+    /// With 2+ threads, the pause (seconds) before timing a candidate whose
+    /// threads come from another runtime than the previously timed one's:
+    /// im2col's GEMM runs on OpenBLAS's threads, the other algorithms on
+    /// OpenMP's.  After a 2-thread plan, an OpenBLAS worker keeps spinning
+    /// ~0.1 s and LLVM libomp's threads ~0.2 s; a candidate timed meanwhile
+    /// shares the cores with them (measured: im2col timed right after direct
+    /// on resnet18.l1.3x3 ran 1.6x slower than after a pause).
+    public var runtimeSwitchPause: Double
 
-    /// Creates settings; the defaults are ≥ 10 runs and ≥ 50 ms, at most 1 s a candidate, 3%, spread 1.5.
+    /// Creates settings; the defaults are ≥ 10 runs and ≥ 50 ms, at most 1 s a candidate, 3%, spread 1.5,
+    /// and a 0.25 s pause when the threads' runtime changes.
     public init(warmupRuns: Int = 1, minRuns: Int = 10, minSeconds: Double = 0.05, maxSecondsPerCandidate: Double = 1,
-                switchThreshold: Double = 0.03, maxSpread: Double = 1.5) {
+                switchThreshold: Double = 0.03, maxSpread: Double = 1.5, runtimeSwitchPause: Double = 0.25) {
         self.warmupRuns = warmupRuns
         self.minRuns = minRuns
         self.minSeconds = minSeconds
         self.maxSecondsPerCandidate = maxSecondsPerCandidate
         self.switchThreshold = switchThreshold
         self.maxSpread = maxSpread
+        self.runtimeSwitchPause = runtimeSwitchPause
     }
 
     /// The default settings.
@@ -417,6 +434,9 @@ public final class Planner: Sendable {
     let timer: any PlannerTimer
     let now: @Sendable () -> Double
     private let memo = Mutex<[ProfileKey: PlannerDecision]>([:])
+    /// Whether the last candidate this planner timed with 2+ threads ran on
+    /// OpenBLAS's threads (im2col) or OpenMP's; nil before the first.
+    private let lastTimedOnBLAS = Mutex<Bool?>(nil)
 
     /// Creates a planner.
     ///
@@ -620,6 +640,7 @@ public final class Planner: Sendable {
             }
             do {
                 let d = try descriptor.withLayout(candidate.layout)
+                pauseIfRuntimeChanges(to: candidate, threads: Self.resolvedThreads(options.threads))
                 let samples = try timer.time(descriptor: d, options: candidate.planOptions(from: options),
                                              settings: configuration.timing)
                 let t = PlannerTiming(candidate: candidate, samples: samples)
@@ -657,6 +678,24 @@ public final class Planner: Sendable {
             decision.persisted = profile != nil
         }
         return decision
+    }
+
+    /// Sleeps `timing.runtimeSwitchPause` before timing `candidate` with 2+
+    /// threads when the previously timed candidate ran on the other thread
+    /// runtime (see `PlannerTimingSettings.runtimeSwitchPause`).
+    private func pauseIfRuntimeChanges(to candidate: PlannerCandidate, threads: Int) {
+        guard threads > 1 else { return }
+        let onBLAS = candidate.algorithm == .im2col
+        let previous = lastTimedOnBLAS.withLock { last -> Bool? in
+            defer { last = onBLAS }
+            return last
+        }
+        let pause = configuration.timing.runtimeSwitchPause
+        guard previous != onBLAS, pause > 0, pause.isFinite else { return }
+        let ns = Int(min(pause, 10) * 1e9)
+        var request = timespec(tv_sec: ns / 1_000_000_000, tv_nsec: ns % 1_000_000_000)
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
     }
 
     /// Plans several convolutions under one time budget (a model): the layers

@@ -68,6 +68,13 @@ public struct BenchConfiguration: Sendable, Hashable {
     public var referenceFlopLimit: Double
     /// Output positions checked against the direct dot product.
     public var samplePositions: Int
+    /// With 2+ threads, seconds to pause before an algorithm whose threads
+    /// come from another runtime than the previous one's (im2col: OpenBLAS;
+    /// the others: OpenMP).  After a 2-thread run an OpenBLAS worker keeps
+    /// spinning ~0.1 s and LLVM libomp's threads ~0.2 s, sharing the cores
+    /// with whatever is timed next (im2col timed right after direct measured
+    /// 1.6x slower).  0 with `quick`.
+    public var runtimeSwitchPause: Double
     /// Whether `--quick` settings are in force.
     public var quick: Bool
 
@@ -86,6 +93,7 @@ public struct BenchConfiguration: Sendable, Hashable {
         self.peakSeconds = quick ? 0.05 : 0.5
         self.referenceFlopLimit = 1.2e8
         self.samplePositions = 256
+        self.runtimeSwitchPause = quick ? 0 : 0.25
     }
 }
 
@@ -164,9 +172,17 @@ public struct BenchRunner: Sendable {
 
         var results: [BenchResult] = []
         var data: LayerData?
+        var lastOnBLAS: Bool?
         for (i, item) in items.enumerated() {
             progress(BenchProgress(index: i + 1, total: items.count, layer: item.layer.name,
                                    algorithm: String(cString: ck_algorithm_name(item.algorithm)), threads: item.threads))
+            if item.threads > 1 {
+                let onBLAS = item.algorithm == CK_ALGO_IM2COL
+                if let last = lastOnBLAS, last != onBLAS, configuration.runtimeSwitchPause > 0 {
+                    Thread.sleep(forTimeInterval: min(configuration.runtimeSwitchPause, 10))
+                }
+                lastOnBLAS = onBLAS
+            }
             if data?.layer != item.layer { data = LayerData(layer: item.layer) }
             guard let d = data else { continue }
             switch measure(item, data: d, peak: header.peak(threads: item.threads) ?? 0) {

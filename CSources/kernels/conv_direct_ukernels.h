@@ -189,9 +189,9 @@ static const float ckd_zeros[8] __attribute__((aligned(32))) = {0, 0, 0, 0, 0, 0
     } while (0)
 
 /* 3x32 tile (1x1 layers, see conv_direct.c), 8 full channels, constant
- * pixel stride (CKD_PXB = "32" or "64" bytes): the channel step as asm blocks, 3 broadcasts held while
- * the 4 weight vectors stream through one register (16 ymm registers:
- * 12 accumulators, 3 broadcasts, 1 weight). */
+ * pixel stride (CKD_PXB = "32" or "64" bytes): the channel step as asm
+ * blocks, 3 broadcasts held while the 4 weight vectors stream through one
+ * register (16 ymm registers: 12 accumulators, 3 broadcasts, 1 weight). */
 #define CKD_ASM_3X4_I(c, I, A0, A1, A2)                                                  \
     "vmovaps " #c "*128+" #I "*32(%[wp]), %[w]\n\t"                                     \
     "vfmadd231ps %[w], %[b0], %[" A0 "]\n\t"                                            \

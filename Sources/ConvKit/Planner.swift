@@ -1,11 +1,4 @@
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// How a `Planner` chooses the algorithm for a convolution.
 public enum PlannerMode: String, Hashable, Codable, Sendable, CaseIterable, CustomStringConvertible {
@@ -685,17 +678,12 @@ public final class Planner: Sendable {
     /// runtime (see `PlannerTimingSettings.runtimeSwitchPause`).
     private func pauseIfRuntimeChanges(to candidate: PlannerCandidate, threads: Int) {
         guard threads > 1 else { return }
-        let onBLAS = candidate.algorithm == .im2col
+        let onBLAS = ConvKitRuntime.usesBLASThreads(candidate.algorithm)
         let previous = lastTimedOnBLAS.withLock { last -> Bool? in
             defer { last = onBLAS }
             return last
         }
-        let pause = configuration.timing.runtimeSwitchPause
-        guard previous != onBLAS, pause > 0, pause.isFinite else { return }
-        let ns = Int(min(pause, 10) * 1e9)
-        var request = timespec(tv_sec: ns / 1_000_000_000, tv_nsec: ns % 1_000_000_000)
-        var remaining = timespec()
-        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+        if previous != onBLAS { ConvKitRuntime.pause(seconds: configuration.timing.runtimeSwitchPause) }
     }
 
     /// Plans several convolutions under one time budget (a model): the layers

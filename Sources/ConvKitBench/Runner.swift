@@ -1,4 +1,5 @@
 import CConvKit
+import ConvKit
 import Foundation
 
 /// Which algorithms to benchmark.
@@ -177,9 +178,10 @@ public struct BenchRunner: Sendable {
             progress(BenchProgress(index: i + 1, total: items.count, layer: item.layer.name,
                                    algorithm: String(cString: ck_algorithm_name(item.algorithm)), threads: item.threads))
             if item.threads > 1 {
-                let onBLAS = item.algorithm == CK_ALGO_IM2COL
-                if let last = lastOnBLAS, last != onBLAS, configuration.runtimeSwitchPause > 0 {
-                    Thread.sleep(forTimeInterval: min(configuration.runtimeSwitchPause, 10))
+                let algorithm = Algorithm(rawValue: String(cString: ck_algorithm_name(item.algorithm))) ?? .auto
+                let onBLAS = ConvKitRuntime.usesBLASThreads(algorithm)
+                if let last = lastOnBLAS, last != onBLAS {
+                    ConvKitRuntime.pause(seconds: configuration.runtimeSwitchPause)
                 }
                 lastOnBLAS = onBLAS
             }

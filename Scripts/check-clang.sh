@@ -11,15 +11,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build-clang}
 JOBS=${JOBS:-2}
-if [ -z "${CLANG:-}" ]; then
-    if command -v swift >/dev/null 2>&1 && [ -x "$(dirname "$(readlink -f "$(command -v swift)")")/clang" ]; then
-        CLANG="$(dirname "$(readlink -f "$(command -v swift)")")/clang"
-    elif command -v clang >/dev/null 2>&1; then
-        CLANG=clang
-    else
-        echo "check-clang: no clang found; skipped"
-        exit 0
-    fi
+. Scripts/toolchain-clang.sh
+CLANG=$(toolchain_clang)
+if [ -z "$CLANG" ]; then
+    echo "check-clang: no clang found; skipped"
+    exit 0
 fi
 # clang's OpenMP runtime is LLVM's libomp (libomp-dev), which CMake's
 # FindOpenMP does not find by itself

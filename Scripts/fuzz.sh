@@ -32,13 +32,9 @@ TIMEOUT=${FUZZ_TIMEOUT:-10}
 HARNESSES=("$@")
 [ ${#HARNESSES[@]} -eq 0 ] && HARNESSES=(desc exec swift)
 
-if [ -z "${CLANG:-}" ]; then
-    if command -v swift >/dev/null 2>&1 && [ -x "$(dirname "$(readlink -f "$(command -v swift)")")/clang" ]; then
-        CLANG="$(dirname "$(readlink -f "$(command -v swift)")")/clang"
-    else
-        CLANG=clang
-    fi
-fi
+. Scripts/toolchain-clang.sh
+CLANG=$(toolchain_clang)
+CLANG=${CLANG:-clang}
 
 mkdir -p "$OUT"
 declare -A RESULT

@@ -26,13 +26,9 @@ SAN=${SANITIZE_BUILD_DIR:-build-sanitize}
 STAGES=" ${STAGES:-1 2 3 4} "
 want() { [[ "$STAGES" == *" $1 "* ]]; }
 START=$SECONDS
-if [ -z "${CLANG:-}" ]; then
-    if command -v swift >/dev/null 2>&1 && [ -x "$(dirname "$(readlink -f "$(command -v swift)")")/clang" ]; then
-        CLANG="$(dirname "$(readlink -f "$(command -v swift)")")/clang"
-    else
-        CLANG=clang
-    fi
-fi
+. Scripts/toolchain-clang.sh
+CLANG=$(toolchain_clang)
+CLANG=${CLANG:-clang}
 section() { printf '\n== %s  (+%ds)\n' "$*" "$((SECONDS - START))"; }
 SUPP="$PWD/Fuzz/tsan.supp"
 export TSAN_OPTIONS="suppressions=$SUPP:halt_on_error=1:second_deadlock_stack=1"

@@ -189,6 +189,10 @@ int g_min_runs = 10;
 int g_passes = 1;  // --passes: rounds over all candidates of a layer, samples pooled
 int g_park_ms = 50;  // pause before each candidate's timing (see time_it); 250 with 2+ threads
 
+// With --passes N, each pass times 1/N of the minimum time and runs (>= 3 runs).
+double pass_min_time() { return g_min_time / g_passes; }
+int pass_min_runs() { return std::max(3, (g_min_runs + g_passes - 1) / g_passes); }
+
 double percentile(std::vector<double> v, double p) {
     std::sort(v.begin(), v.end());
     double idx = p * double(v.size() - 1);
@@ -216,9 +220,8 @@ Timing time_it(const std::function<bool()> &fn) {
     double cpu0 = process_cpu_s();
     auto tc0 = thread_cpu_ns();
     double start = now_s();
-    // with --passes N, each pass times 1/N of the minimum time and runs
-    const double min_time = g_min_time / g_passes;
-    const int min_runs = std::max(3, (g_min_runs + g_passes - 1) / g_passes);
+    const double min_time = pass_min_time();
+    const int min_runs = pass_min_runs();
     while ((int)samples.size() < min_runs || now_s() - start < min_time) {
         double a = now_s();
         if (!fn()) return t;
@@ -236,12 +239,9 @@ Timing time_it(const std::function<bool()> &fn) {
     return t;
 }
 
-// --passes: add one pass's timing of a candidate to the pooled one.
+// --passes: add a later pass's timing of a candidate to the pooled one
+// (npass >= 1 passes already in `into`).
 void pool_timing(Timing &into, const Timing &pass, int npass) {
-    if (npass == 0) {
-        into = pass;
-        return;
-    }
     if (!into.ok || !pass.ok) {
         into.ok = false;
         return;
@@ -1137,7 +1137,7 @@ int main(int argc, char **argv) {
                 layers.size(), all.size(), g_min_runs, g_min_time);
     if (g_passes > 1)
         std::printf(" of the samples pooled from %d rounds over all candidates (each >= %d runs, >= %.2g s)", g_passes,
-                    std::max(3, (g_min_runs + g_passes - 1) / g_passes), g_min_time / g_passes);
+                    pass_min_runs(), pass_min_time());
     std::printf("\n");
     {
         // Other processes on a 2-core machine wreck multi-thread timings

@@ -5,6 +5,9 @@
 # their channel steps as asm blocks under clang only (conv_direct_ukernels.h),
 # and the default CMake build (cc = gcc) never compiles them.
 #   Scripts/check-clang.sh [build-dir]      (default build-clang)
+# Then the development timers in Benchmarks/c are compiled (not run) against
+# that build, -std=c11 -Wall -Wextra -Werror, so that they keep up with the
+# internal headers they include.
 # Environment: JOBS (default 2); CLANG (default: clang next to swift).
 # Skipped, with a message, when no clang is found.
 set -euo pipefail
@@ -31,3 +34,11 @@ echo "check-clang: $("$CLANG" --version | head -n 1)"
 CC="$CLANG" cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCONVKIT_BUILD_TESTS=ON "${OMP_ARGS[@]}"
 cmake --build "$BUILD" -j"$JOBS"
 ctest --test-dir "$BUILD" --output-on-failure -j"$JOBS"
+# the development timers: compile only, warnings are errors
+DEV_LIBS=(-lm)
+if [ -n "$LIBOMP" ]; then DEV_LIBS=(-fopenmp -L"$(dirname "$LIBOMP")" -lomp -lm); fi
+for f in Benchmarks/c/*.c; do
+    "$CLANG" -O2 -std=c11 -Wall -Wextra -Werror -ICSources/include -ICSources/core "$f" "$BUILD"/libconvkit.a \
+        $(pkg-config --libs openblas) "${DEV_LIBS[@]}" -o "$BUILD/$(basename "$f" .c)"
+    echo "check-clang: compiled $f"
+done

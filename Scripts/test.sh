@@ -3,7 +3,8 @@
 #   1. Scripts/setup.sh        system packages (only when missing)
 #   2. swift build + swift test
 #   3. Scripts/check-install.sh  CMake build + ctest + install + C examples;
-#      Scripts/check-clang.sh   the same C tests built with the toolchain's clang
+#      Scripts/check-clang.sh   the same C tests built with the toolchain's clang,
+#      and the Benchmarks/c development timers compiled against that build
 #   4. ASan + UBSan build of the C core and its tests, with ctest
 # Fails fast.  Environment: JOBS (parallel build jobs, default 2);
 # SWIFT_SCRATCH_PATH (swift --scratch-path, default SwiftPM's .build);

@@ -6,6 +6,7 @@
  *
  * Prints the median and best execution time and GFLOPS (conv) or GB/s of
  * input+output traffic (pool). */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c11 */
 #define _ISOC11_SOURCE
 #include "convkit.h"
 #include <stdio.h>

@@ -358,6 +358,20 @@ static void sweep(void) {
             tc.integer = a % 3 == 0;
             run_case(&tc);
         }
+    /* strided 1x1 on NCHW8c at 2 threads: pixel blocks of whole rows, even
+     * between the threads (resnet18.l2.1x1s2 itself: 28 rows as 4 blocks of
+     * 7; 13 rows, 2 output chunks) */
+    static const int64_t s2t[][5] = {{1, 64, 56, 56, 128}, {1, 16, 26, 26, 48}, {1, 24, 21, 17, 40}};
+    for (int a = 0; a < 3; a++) {
+        memset(&tc, 0, sizeof tc);
+        tc.d = mk(s2t[a][0], s2t[a][1], s2t[a][2], s2t[a][3], s2t[a][4], 1, 1);
+        tc.d.stride_h = tc.d.stride_w = 2;
+        randomise_rest(&tc, 40 + a);
+        tc.d.layout = CK_LAYOUT_NCHW8C;
+        tc.threads = 2;
+        tc.integer = a == 1;
+        run_case(&tc);
+    }
     for (int a = 0; a < 2; a++) {
         /* padded strided 1x1 (not packed; border pixels through the gather
          * kernels, of the 4x24 and of the 3x32 tile) */

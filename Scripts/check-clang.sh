@@ -35,10 +35,10 @@ CC="$CLANG" cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCONVKIT_BUILD_TE
 cmake --build "$BUILD" -j"$JOBS"
 ctest --test-dir "$BUILD" --output-on-failure -j"$JOBS"
 # the development timers: compile only, warnings are errors
-DEV_LIBS=(-lm)
-if [ -n "$LIBOMP" ]; then DEV_LIBS=(-fopenmp -L"$(dirname "$LIBOMP")" -lomp -lm); fi
+read -r -a DEV_LIBS <<< "$(pkg-config --libs openblas) -lm"
+if [ -n "$LIBOMP" ]; then DEV_LIBS+=(-fopenmp -L"$(dirname "$LIBOMP")" -lomp); fi
 for f in Benchmarks/c/*.c; do
     "$CLANG" -O2 -std=c11 -Wall -Wextra -Werror -ICSources/include -ICSources/core "$f" "$BUILD"/libconvkit.a \
-        $(pkg-config --libs openblas) "${DEV_LIBS[@]}" -o "$BUILD/$(basename "$f" .c)"
+        "${DEV_LIBS[@]}" -o "$BUILD/$(basename "$f" .c)"
     echo "check-clang: compiled $f"
 done

@@ -699,8 +699,8 @@ static int64_t direct_pixel_block(const direct_state *st, const direct_geom *gm,
          * thread, as even as rows allow.  A block split between the threads
          * has its input read by both, and a short last block leaves one
          * thread with less work: resnet18.l2.1x1s2 at 2 threads ran 6
-         * blocks of 5,5,5,5,5,3 rows; 4 of 7 rows are 2.6-2.9% faster (one
-         * process alternating the two, p25 of 1500 runs, 3 runs). */
+         * blocks of 5,5,5,5,5,3 rows; 4 of 7 rows are 1.4-2.9% faster (one
+         * process alternating the two, p25 of 1500 runs, 6 runs). */
         if (nt > 1 && st->in_px_bytes && st->ncbc >= st->CBg && st->nch > 1 && nimg * st->G == 1)
             pb = direct_even_rows(gm->P, pb / gm->Q, nt) * gm->Q;
     } else {

@@ -6,11 +6,11 @@
  * activation, so no residual copy is needed.
  *
  * Weights are packed at plan creation, per group and per chunk of nbk output
- * blocks (nbk <= 4 blocks of 8 channels), as [cb][R][S][8 c][nbk][8 k] with
+ * blocks (nbk <= 6 blocks of 8 channels), as [cb][R][S][8 c][nbk][8 k] with
  * zero-padded tails: the micro-kernel streams one tap's 8*nbk*8 weights
  * contiguously.  The micro-kernel (kernels/conv_direct_ukernel_*) keeps
  * ur x nbk accumulators in registers (4x24, 6x16, 12x8 and, for 1x1
- * layers, 3x32 on AVX2) for the whole reduction over a chunk of
+ * layers, 3x32 and 2x48 on AVX2) for the whole reduction over a chunk of
  * input-channel blocks.
  *
  * Blocking and threading: the output of one image/group is seen as a flat
@@ -19,7 +19,7 @@
  * with the pixel block innermost so a thread's range reuses one chunk's
  * weights across consecutive blocks, or with the chunk innermost when all of
  * a group's weights fit in L2 (the input block is then read once).  Threads
- * get consecutive items of equal total work (chunks have 1-3 blocks).
+ * get consecutive items of equal total work (chunks have 1-6 blocks).
  * Inside an item the input channel blocks are processed in chunks whose
  * packed weights fit in L1 (partial sums go through the output tile, which
  * stays in L1/L2), and the pixel block is swept in segments of ur pixels.
@@ -173,6 +173,7 @@ static const ck_direct_ukernel_set *direct_kernels(ck_isa isa, int nbk, int one_
         case 1: return &ck_f32_conv_direct_ukernel_12x8__avx2_fma;
         case 3: return direct_tile3(one_by_one);
         case 4: return &ck_f32_conv_direct_ukernel_3x32__avx2_fma;
+        case 6: return &ck_f32_conv_direct_ukernel_2x48__avx2_fma;
         default: return &ck_f32_conv_direct_ukernel_6x16__avx2_fma;
         }
     }
@@ -268,6 +269,22 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
      * another 0.5-1%; resnet50.1x1expand +0.6% at 1 thread, +2.2% at 2;
      * mobilenetv2.pw7 unchanged. */
     const int wide4 = main3 && R * S == 1 && st->CBg >= 2;
+    /* AVX2, strided 1x1 (C/g >= 16), output rows of an even number of
+     * pixels or >= 25: 6-block chunks of 2x48 tiles where the part has 6 or
+     * >= 10 blocks left.  Each input line a strided layer reads is only half
+     * used, so the input traffic per FMA matters most there: a 2x48 tile
+     * reads 16 lines per 768 FMAs (3x32: 24), and a block's input is read
+     * by fewer chunks (6,6,4 instead of 4,3,3,3,3).  With its input streamed
+     * from L3 (direct_ukernel_dev --image 56x56 --stride 2 --sweep 28) the
+     * tile runs at 86-88% of peak against 83% for 3x32.  Clang, one process
+     * alternating the two plans, p25 of 300-800 runs, 1 thread:
+     * resnet18.l2.1x1s2 +2.7-2.9% (6,6,4), C128 28x28 K256 +3.4-4.1%, C512
+     * 28x28 K1024 +11%, C64 54x54 (27-pixel rows) +0.5-1.4%; 2 threads: C512
+     * +11%, l2.1x1s2 keeps 4,4 a thread (6,2 measured the same).  Stride-1 1x1
+     * layers lose with it (resnet50.1x1expand -2%, mobilenetv2.pw7 -12%:
+     * their input lines are fully used), and so do short odd rows (C256
+     * 14x14 K512, 7-pixel rows with a 1-pixel tail tile: -5%). */
+    const int wide6 = wide4 && (d->stride_w > 1 || d->stride_h > 1) && (plan->out_w % 2 == 0 || plan->out_w >= 25);
     const int64_t nparts = main3 && plan->threads > 1 && st->KBg >= 4 * (int64_t)plan->threads ? plan->threads : 1;
     for (int64_t kb = 0, part = 0; kb < st->KBg;) {
         const int64_t pend = st->KBg * (part + 1) / nparts;
@@ -276,6 +293,7 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
         if (tail3 && rem == 3) nbk = 3;
         if (main3) nbk = rem == 4 || rem == 2 ? 2 : rem == 1 ? 1 : 3;
         if (wide4 && ((rem % 3 == 1 && rem >= 4) || (rem % 3 == 2 && rem >= 8))) nbk = 4;
+        if (wide6 && (rem >= 10 || rem == 6)) nbk = 6;
         if (kb + nbk == pend) part++;
         st->chunks[st->nch].kb0 = kb;
         st->chunks[st->nch].nbk = nbk;
@@ -298,8 +316,11 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
     st->wc = st->CBg == 1 && Cg < 8 ? Cg : 8;
     /* cache chunk over input blocks: one chunk's packed weights in ~24 KiB
      * (1x1) or ~96 KiB */
+    int max_nbk = 1;
+    for (int64_t ch = 0; ch < st->nch; ch++)
+        if (st->chunks[ch].nbk > max_nbk) max_nbk = st->chunks[ch].nbk;
     const int64_t per_cb =
-        R * S * st->wc * 8 * (int64_t)(wide4 ? 4 : tail3 || main3 ? 3 : main_nbk) * (int64_t)sizeof(float);
+        R * S * st->wc * 8 * (int64_t)(max_nbk > 4 ? max_nbk : wide4 ? 4 : tail3 || main3 ? 3 : main_nbk) * (int64_t)sizeof(float);
     const int64_t budget = R * S == 1 ? DIRECT_L1_WEIGHT_BYTES : DIRECT_L2_WEIGHT_BYTES;
     st->ncbc = budget / per_cb;
     if (st->ncbc < 1) st->ncbc = 1;
@@ -734,7 +755,7 @@ static void direct_run(const ck_plan *plan, const direct_state *st, const direct
     const int64_t ktail = d->k % 8;
 
     /* static partition weighted by each item's work (output blocks x
-     * pixels; chunks have 1-3 blocks): a thread runs the consecutive items
+     * pixels; chunks have 1-6 blocks): a thread runs the consecutive items
      * whose work midpoints fall in its share */
     const int64_t total = nimg * G * st->KBg * PQ;
 #pragma omp parallel num_threads(nt) if (nt > 1)

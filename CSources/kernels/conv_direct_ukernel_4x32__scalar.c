@@ -6,10 +6,11 @@
 #include "conv_direct_ukernels.h"
 
 #define CKS_UR 4
+#define CKS_NBK 4
 
 static void ckd_scalar(const ck_direct_ukernel_params *p, int gather) {
     const int ur = p->ur, nbk = p->nbk;
-    float acc[CKS_UR][CKD_MAX_NBK * 8];
+    float acc[CKS_UR][CKS_NBK * 8];
     int64_t ih[CKS_UR], iw[CKS_UR], yo[CKS_UR];
     for (int j = 0; j < ur; j++) {
         if (gather) {
@@ -83,7 +84,7 @@ static void ckd_scalar_interior(const ck_direct_ukernel_params *p) {
 static void ckd_scalar_gather(const ck_direct_ukernel_params *p) { ckd_scalar(p, 1); }
 
 const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_4x32__scalar = {
-    "4x32__scalar", CKD_MAX_NBK, CKS_UR,
+    "4x32__scalar", CKS_NBK, CKS_UR,
     {NULL, ckd_scalar_interior, ckd_scalar_interior, ckd_scalar_interior, ckd_scalar_interior},
     {NULL, ckd_scalar_gather, ckd_scalar_gather, ckd_scalar_gather, ckd_scalar_gather},
 };

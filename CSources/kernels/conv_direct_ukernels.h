@@ -30,7 +30,7 @@
 #include "internal.h"
 
 #define CKD_MAX_UR 12
-#define CKD_MAX_NBK 4
+#define CKD_MAX_NBK 6
 
 typedef struct ck_direct_ukernel_params {
     const float *x;
@@ -84,6 +84,7 @@ extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_6x16__avx2_fma;
 extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_4x24__avx2_fma;
 extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_3x24__avx2_fma;
 extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_3x32__avx2_fma;
+extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_2x48__avx2_fma;
 #endif
 #if defined(__aarch64__)
 extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_12x8__neon;
@@ -171,6 +172,8 @@ static const float ckd_zeros[8] __attribute__((aligned(32))) = {0, 0, 0, 0, 0, 0
 #else
 #define CKD_HAVE_ASM_6X2 0
 #endif
+/* the 3x32 and 2x48 asm steps: both compilers (see CKD_RW) */
+#define CKD_HAVE_ASM_WIDE 1
 /* CKD_PXB: the pixel stride in bytes as a string literal, "32" (stride 1)
  * or "64" (stride 2); defined around each use. */
 #define CKD_TAP_6X2_PX(XS, PXF)                                                          \
@@ -188,19 +191,46 @@ static const float ckd_zeros[8] __attribute__((aligned(32))) = {0, 0, 0, 0, 0, 0
         (void)w0_; (void)w1_; (void)b_;                                                 \
     } while (0)
 
+/* Scratch registers of the 3x32 and 2x48 asm steps: named operands with
+ * clang; with gcc, fixed registers (ymm12-15) listed as clobbers, because gcc
+ * counts each "+x" accumulator as two of its at most 30 operands and 12
+ * accumulators + 4 scratch outputs + 2 pointers + 2 memory inputs would be
+ * 32 (gcc's C loop for these tiles: 70-76% of peak against 90-92%). */
+#if defined(__clang__)
+#define CKD_RW "%[w]"
+#define CKD_RB0 "%[b0]"
+#define CKD_RB1 "%[b1]"
+#define CKD_RB2 "%[b2]"
+#define CKD_SCR_DECL __m256 w_, b0_, b1_, b2_
+#define CKD_SCR_USE (void)w_, (void)b0_, (void)b1_, (void)b2_
+#define CKD_SCR_OUT2 , [w] "=&x"(w_), [b0] "=&x"(b0_), [b1] "=&x"(b1_)
+#define CKD_SCR_OUT3 CKD_SCR_OUT2, [b2] "=&x"(b2_)
+#define CKD_SCR_CLOBBER
+#else
+#define CKD_RW "%%ymm15"
+#define CKD_RB0 "%%ymm14"
+#define CKD_RB1 "%%ymm13"
+#define CKD_RB2 "%%ymm12"
+#define CKD_SCR_DECL int scr_unused_
+#define CKD_SCR_USE (void)scr_unused_
+#define CKD_SCR_OUT2
+#define CKD_SCR_OUT3
+#define CKD_SCR_CLOBBER : "xmm12", "xmm13", "xmm14", "xmm15"
+#endif
+
 /* 3x32 tile (1x1 layers, see conv_direct.c), 8 full channels, constant
  * pixel stride (CKD_PXB = "32" or "64" bytes): the channel step as asm
  * blocks, 3 broadcasts held while the 4 weight vectors stream through one
  * register (16 ymm registers: 12 accumulators, 3 broadcasts, 1 weight). */
 #define CKD_ASM_3X4_I(c, I, A0, A1, A2)                                                  \
-    "vmovaps " #c "*128+" #I "*32(%[wp]), %[w]\n\t"                                     \
-    "vfmadd231ps %[w], %[b0], %[" A0 "]\n\t"                                            \
-    "vfmadd231ps %[w], %[b1], %[" A1 "]\n\t"                                            \
-    "vfmadd231ps %[w], %[b2], %[" A2 "]\n\t"
+    "vmovaps " #c "*128+" #I "*32(%[wp]), " CKD_RW "\n\t"                               \
+    "vfmadd231ps " CKD_RW ", " CKD_RB0 ", %[" A0 "]\n\t"                                \
+    "vfmadd231ps " CKD_RW ", " CKD_RB1 ", %[" A1 "]\n\t"                                \
+    "vfmadd231ps " CKD_RW ", " CKD_RB2 ", %[" A2 "]\n\t"
 #define CKD_ASM_3X4_C(c)                                                                 \
-    "vbroadcastss " #c "*4(%[xp]), %[b0]\n\t"                                           \
-    "vbroadcastss " #c "*4+" CKD_PXB "(%[xp]), %[b1]\n\t"                               \
-    "vbroadcastss " #c "*4+2*" CKD_PXB "(%[xp]), %[b2]\n\t"                             \
+    "vbroadcastss " #c "*4(%[xp]), " CKD_RB0 "\n\t"                                     \
+    "vbroadcastss " #c "*4+" CKD_PXB "(%[xp]), " CKD_RB1 "\n\t"                         \
+    "vbroadcastss " #c "*4+2*" CKD_PXB "(%[xp]), " CKD_RB2 "\n\t"                       \
     CKD_ASM_3X4_I(c, 0, "a00", "a10", "a20")                                            \
     CKD_ASM_3X4_I(c, 1, "a01", "a11", "a21")                                            \
     CKD_ASM_3X4_I(c, 2, "a02", "a12", "a22")                                            \
@@ -208,21 +238,59 @@ static const float ckd_zeros[8] __attribute__((aligned(32))) = {0, 0, 0, 0, 0, 0
 #define CKD_ASM_3X4_OUT                                                                  \
     [a00] "+x"(acc[0][0]), [a01] "+x"(acc[0][1]), [a02] "+x"(acc[0][2]), [a03] "+x"(acc[0][3]), \
     [a10] "+x"(acc[1][0]), [a11] "+x"(acc[1][1]), [a12] "+x"(acc[1][2]), [a13] "+x"(acc[1][3]), \
-    [a20] "+x"(acc[2][0]), [a21] "+x"(acc[2][1]), [a22] "+x"(acc[2][2]), [a23] "+x"(acc[2][3]), \
-    [w] "=&x"(w_), [b0] "=&x"(b0_), [b1] "=&x"(b1_), [b2] "=&x"(b2_)
+    [a20] "+x"(acc[2][0]), [a21] "+x"(acc[2][1]), [a22] "+x"(acc[2][2]), [a23] "+x"(acc[2][3]) \
+    CKD_SCR_OUT3
 #define CKD_TAP_3X4_PX(XS, PXF)                                                          \
     do {                                                                                \
-        __m256 w_, b0_, b1_, b2_;                                                       \
+        CKD_SCR_DECL;                                                                   \
         const float *xp_ = (XS), *wp_ = ws;                                             \
         __asm__(CKD_ASM_3X4_C(0) CKD_ASM_3X4_C(1) CKD_ASM_3X4_C(2) CKD_ASM_3X4_C(3)     \
                 : CKD_ASM_3X4_OUT                                                       \
                 : [wp] "r"(wp_), [xp] "r"(xp_), "m"(*(const float(*)[256])wp_),         \
-                  "m"(*(const float(*)[2 * (PXF) + 8])xp_));                             \
+                  "m"(*(const float(*)[2 * (PXF) + 8])xp_) CKD_SCR_CLOBBER);             \
         __asm__(CKD_ASM_3X4_C(4) CKD_ASM_3X4_C(5) CKD_ASM_3X4_C(6) CKD_ASM_3X4_C(7)     \
                 : CKD_ASM_3X4_OUT                                                       \
                 : [wp] "r"(wp_), [xp] "r"(xp_), "m"(*(const float(*)[256])wp_),         \
-                  "m"(*(const float(*)[2 * (PXF) + 8])xp_));                             \
-        (void)w_; (void)b0_; (void)b1_; (void)b2_;                                      \
+                  "m"(*(const float(*)[2 * (PXF) + 8])xp_) CKD_SCR_CLOBBER);             \
+        CKD_SCR_USE;                                                                    \
+    } while (0)
+
+/* 2x48 tile (strided 1x1 layers, see conv_direct.c), 8 full channels,
+ * constant pixel stride (CKD_PXB): 2 broadcasts held while the 6 weight
+ * vectors stream through one register (15 ymm registers: 12 accumulators,
+ * 2 broadcasts, 1 weight; 6 weight loads + 2 broadcasts per 12 FMAs). */
+#define CKD_ASM_2X6_I(c, I, A0, A1)                                                      \
+    "vmovaps " #c "*192+" #I "*32(%[wp]), " CKD_RW "\n\t"                               \
+    "vfmadd231ps " CKD_RW ", " CKD_RB0 ", %[" A0 "]\n\t"                                \
+    "vfmadd231ps " CKD_RW ", " CKD_RB1 ", %[" A1 "]\n\t"
+#define CKD_ASM_2X6_C(c)                                                                 \
+    "vbroadcastss " #c "*4(%[xp]), " CKD_RB0 "\n\t"                                     \
+    "vbroadcastss " #c "*4+" CKD_PXB "(%[xp]), " CKD_RB1 "\n\t"                         \
+    CKD_ASM_2X6_I(c, 0, "a00", "a10")                                                   \
+    CKD_ASM_2X6_I(c, 1, "a01", "a11")                                                   \
+    CKD_ASM_2X6_I(c, 2, "a02", "a12")                                                   \
+    CKD_ASM_2X6_I(c, 3, "a03", "a13")                                                   \
+    CKD_ASM_2X6_I(c, 4, "a04", "a14")                                                   \
+    CKD_ASM_2X6_I(c, 5, "a05", "a15")
+#define CKD_ASM_2X6_OUT                                                                  \
+    [a00] "+x"(acc[0][0]), [a01] "+x"(acc[0][1]), [a02] "+x"(acc[0][2]),                \
+    [a03] "+x"(acc[0][3]), [a04] "+x"(acc[0][4]), [a05] "+x"(acc[0][5]),                \
+    [a10] "+x"(acc[1][0]), [a11] "+x"(acc[1][1]), [a12] "+x"(acc[1][2]),                \
+    [a13] "+x"(acc[1][3]), [a14] "+x"(acc[1][4]), [a15] "+x"(acc[1][5])                 \
+    CKD_SCR_OUT2
+#define CKD_TAP_2X6_PX(XS, PXF)                                                          \
+    do {                                                                                \
+        CKD_SCR_DECL;                                                                   \
+        const float *xp_ = (XS), *wp_ = ws;                                             \
+        __asm__(CKD_ASM_2X6_C(0) CKD_ASM_2X6_C(1) CKD_ASM_2X6_C(2) CKD_ASM_2X6_C(3)     \
+                : CKD_ASM_2X6_OUT                                                       \
+                : [wp] "r"(wp_), [xp] "r"(xp_), "m"(*(const float(*)[384])wp_),         \
+                  "m"(*(const float(*)[(PXF) + 8])xp_) CKD_SCR_CLOBBER);                 \
+        __asm__(CKD_ASM_2X6_C(4) CKD_ASM_2X6_C(5) CKD_ASM_2X6_C(6) CKD_ASM_2X6_C(7)     \
+                : CKD_ASM_2X6_OUT                                                       \
+                : [wp] "r"(wp_), [xp] "r"(xp_), "m"(*(const float(*)[384])wp_),         \
+                  "m"(*(const float(*)[(PXF) + 8])xp_) CKD_SCR_CLOBBER);                 \
+        CKD_SCR_USE;                                                                    \
     } while (0)
 
 /* RGB (3 channels) and single-channel (LeNet) first layers get a constant
@@ -516,11 +584,13 @@ ckd_avx2_1x1_tiles(const ck_direct_ukernel_params *p, const int UR, const int NB
              * steps with immediate pixel offsets */
 #define CKD_PXB "32"
             if (CKD_HAVE_ASM_6X2 && UR == 6 && NBK == 2 && nc == 8 && sw8 == 8) CKD_TAP_6X2_PX(xs, 8);
-            else if (CKD_HAVE_ASM_6X2 && UR == 3 && NBK == 4 && nc == 8 && sw8 == 8) CKD_TAP_3X4_PX(xs, 8);
+            else if (CKD_HAVE_ASM_WIDE && UR == 3 && NBK == 4 && nc == 8 && sw8 == 8) CKD_TAP_3X4_PX(xs, 8);
+            else if (CKD_HAVE_ASM_WIDE && UR == 2 && NBK == 6 && nc == 8 && sw8 == 8) CKD_TAP_2X6_PX(xs, 8);
 #undef CKD_PXB
 #define CKD_PXB "64"
             else if (CKD_HAVE_ASM_6X2 && UR == 6 && NBK == 2 && nc == 8 && sw8 == 16) CKD_TAP_6X2_PX(xs, 16);
-            else if (CKD_HAVE_ASM_6X2 && UR == 3 && NBK == 4 && nc == 8 && sw8 == 16) CKD_TAP_3X4_PX(xs, 16);
+            else if (CKD_HAVE_ASM_WIDE && UR == 3 && NBK == 4 && nc == 8 && sw8 == 16) CKD_TAP_3X4_PX(xs, 16);
+            else if (CKD_HAVE_ASM_WIDE && UR == 2 && NBK == 6 && nc == 8 && sw8 == 16) CKD_TAP_2X6_PX(xs, 16);
 #undef CKD_PXB
             else CKD_TAP(CKD_PX_INT);
 #undef CKD_PX_INT

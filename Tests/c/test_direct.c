@@ -372,6 +372,42 @@ static void sweep(void) {
         tc.integer = a == 1;
         run_case(&tc);
     }
+    /* 6-block chunks (2x48 tiles on AVX2; strided 1x1 with an even output
+     * row or one of >= 25 pixels): K = 48 (one chunk), 128 (6,6,4: the
+     * resnet18.l2.1x1s2 layer itself at 1 thread), 80 (6,4), 96 at stride 3;
+     * a partial last input block (C = 13, 27); rows of 27 pixels (a 1-pixel
+     * tail tile); several passes over C (C = 272); groups; 2 threads with
+     * 6,6,4 in each thread's part (K = 256); every layout */
+    static const int64_t s6[][9] = {
+        /* n, c, h, w, k, sh, sw, groups, threads */
+        {1, 16, 8, 12, 48, 2, 2, 1, 1},   {1, 64, 56, 56, 128, 2, 2, 1, 1}, {2, 13, 9, 20, 80, 2, 2, 1, 1},
+        {1, 24, 6, 54, 128, 2, 2, 1, 1},  {1, 27, 9, 12, 96, 3, 3, 1, 1},   {1, 272, 4, 12, 48, 2, 2, 1, 1},
+        {1, 32, 6, 12, 96, 2, 2, 2, 1},   {1, 16, 8, 12, 256, 2, 2, 1, 2},  {1, 40, 7, 50, 128, 2, 2, 1, 2},
+    };
+    for (int a = 0; a < (int)(sizeof s6 / sizeof s6[0]); a++)
+        for (int l = 0; l < 3; l++) {
+            if (a == 1 && l != CK_LAYOUT_NCHW8C) continue; /* the big one once */
+            memset(&tc, 0, sizeof tc);
+            tc.d = mk(s6[a][0], s6[a][1], s6[a][2], s6[a][3], s6[a][4], 1, 1);
+            tc.d.stride_h = s6[a][5]; tc.d.stride_w = s6[a][6];
+            tc.d.groups = s6[a][7];
+            randomise_rest(&tc, 50 + a * 3 + l);
+            tc.d.layout = (ck_layout)l;
+            tc.threads = (int)s6[a][8];
+            tc.integer = a % 2 == 0;
+            run_case(&tc);
+        }
+    {
+        /* padded strided 1x1 with 6-block chunks: border pixels through the
+         * 2x48 gather kernels (output rows of 6 pixels) */
+        memset(&tc, 0, sizeof tc);
+        tc.d = mk(1, 16, 8, 11, 48, 1, 1);
+        tc.d.stride_h = tc.d.stride_w = 2;
+        tc.d.pad_top = tc.d.pad_right = 1;
+        randomise_rest(&tc, 7);
+        tc.d.layout = CK_LAYOUT_NCHW8C;
+        run_case(&tc);
+    }
     for (int a = 0; a < 2; a++) {
         /* padded strided 1x1 (not packed; border pixels through the gather
          * kernels, of the 4x24 and of the 3x32 tile) */

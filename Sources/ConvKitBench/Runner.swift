@@ -194,7 +194,20 @@ public struct BenchRunner: Sendable {
             case let .failure(skip): skipped.append(skip)
             }
         }
-        return BenchReport(header: header, results: results, skipped: skipped)
+        var fastest: [Int: Double] = [:]
+        for r in results where r.gflops.isFinite { fastest[r.threads] = max(fastest[r.threads] ?? 0, r.gflops) }
+        var finalHeader = header
+        let (newPeaks, notes) = try remeasuredPeaks(header.peaks, fastest: fastest, seconds: configuration.peakSeconds)
+        if !notes.isEmpty {
+            for n in notes { warn(n) }
+            finalHeader.peaks = newPeaks
+            for i in results.indices {
+                if let p = finalHeader.peak(threads: results[i].threads), p > 0 {
+                    results[i].peakFraction = results[i].gflops / p
+                }
+            }
+        }
+        return BenchReport(header: finalHeader, results: results, skipped: skipped)
     }
 
     /// The (algorithm, layout, flags) to run on `layer`, and what is skipped.

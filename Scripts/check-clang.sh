@@ -7,7 +7,8 @@
 #   Scripts/check-clang.sh [build-dir]      (default build-clang)
 # Then the development timers in Benchmarks/c are compiled (not run) against
 # that build, -std=c11 -Wall -Wextra -Werror, so that they keep up with the
-# internal headers they include.
+# internal headers they include.  Last, the library alone is built without
+# OpenMP with -Werror (in BUILD-noomp).
 # Environment: JOBS (default 2); CLANG (default: clang next to swift).
 # Skipped, with a message, when no clang is found.
 set -euo pipefail
@@ -42,3 +43,10 @@ for f in Benchmarks/c/*.c; do
         "${DEV_LIBS[@]}" -o "$BUILD/$(basename "$f" .c)"
     echo "check-clang: compiled $f"
 done
+# The library without OpenMP (CONVKIT_USE_OPENMP=OFF, a supported
+# configuration: single-threaded), warnings as errors: code that only
+# OpenMP pragmas use must not warn there.
+CC="$CLANG" cmake -S . -B "$BUILD-noomp" -DCMAKE_BUILD_TYPE=Release -DCONVKIT_USE_OPENMP=OFF \
+    -DCMAKE_C_FLAGS=-Werror -DCONVKIT_BUILD_TESTS=OFF -DCONVKIT_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build "$BUILD-noomp" -j"$JOBS" --target convkit_objects
+echo "check-clang: the library builds without OpenMP, no warnings"

@@ -89,6 +89,7 @@ static void dw_expand(const ck_plan *p, const float *x, float *xe) {
     const ck_conv2d_desc *d = &p->d.conv;
     const int64_t C = d->c, K = d->k, m = K / C, HW = d->h * d->w;
     const int nt = p->threads;
+    (void)nt; /* unused without OpenMP */
     if (d->layout == CK_LAYOUT_NHWC) {
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
         for (int64_t px = 0; px < d->n * HW; px++) {

@@ -351,6 +351,7 @@ static void epilogue_nhwc(const ck_plan *p, float *y, const float *res, int64_t 
     const im2col_state *st = p->algo_state;
     const int64_t K = p->d.conv.k;
     const int nt = par_threads(p->threads, K * pixels, 2 * st->kred);
+    (void)nt; /* unused without OpenMP */
     const int64_t per = K >= 256 ? 1 : (256 + K - 1) / K; /* pixels per iteration */
     const int64_t iters = (pixels + per - 1) / per;
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)

@@ -357,6 +357,7 @@ static void dw_data(const ck_plan *pl, const float *dy, const float *w, float *d
     const int64_t N = d->n, C = d->c, H = d->h, W = d->w, P = pl->out_h, Q = pl->out_w, R = d->r, S = d->s, RS = R * S;
     const int64_t sh = d->stride_h, sw = d->stride_w, pt = d->pad_top, plf = d->pad_left;
     const int nt = par_threads(pl->threads, N * C * (H * W + P * Q * RS));
+    (void)nt; /* unused without OpenMP */
     if (d->layout == CK_LAYOUT_NCHW) {
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
         for (int64_t pc = 0; pc < N * C; pc++) {
@@ -637,6 +638,7 @@ static void bias_grad(const ck_plan *p, const float *dy, float *db) {
     const ck_conv2d_desc *d = &p->d.conv_bwd.conv;
     const int64_t N = d->n, K = d->k, PQ = p->out_h * p->out_w;
     const int nt = par_threads(p->threads, N * K * PQ);
+    (void)nt; /* unused without OpenMP */
     if (d->layout == CK_LAYOUT_NCHW) {
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
         for (int64_t k = 0; k < K; k++) {

@@ -35,6 +35,7 @@ static void pool_backward_fast(const ck_plan *pl, const float *x, const float *d
     const int64_t N = d->n, C = d->c, H = d->h, W = d->w, P = pl->out_h, Q = pl->out_w;
     const int64_t total = tensor_floats(d->layout, N, C, H, W);
     const int nt = total >= CK_OPSB_PAR_MIN ? pl->threads : 1;
+    (void)nt; /* unused without OpenMP */
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t i = 0; i < (total + 16383) / 16384; i++) {
         const int64_t a = i * 16384, e = a + 16384 < total ? a + 16384 : total;
@@ -208,6 +209,7 @@ ck_status ck_activation_backward(ck_activation act, int64_t count, const float *
     }
     const float alpha = act.alpha;
     const int nt = count >= CK_OPSB_PAR_MIN ? ck_max_threads() : 1;
+    (void)nt; /* unused without OpenMP */
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t i = 0; i < count; i++) {
         const float g = dy[i];
@@ -319,6 +321,7 @@ ck_status ck_batch_norm_training_forward(ck_layout layout, int64_t n, int64_t c,
                        (long long)m);
     const bn_view v = bn_make_view(layout, n, c, h, w);
     const int nt = m * c >= CK_OPSB_PAR_MIN ? ck_max_threads() : 1;
+    (void)nt; /* unused without OpenMP */
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t ch = 0; ch < c; ch++) {
         const float *xc = x + ch * v.cstride;
@@ -365,6 +368,7 @@ ck_status ck_batch_norm_training_backward(ck_layout layout, int64_t n, int64_t c
     const int64_t m = n * h * w;
     const bn_view v = bn_make_view(layout, n, c, h, w);
     const int nt = m * c >= CK_OPSB_PAR_MIN ? ck_max_threads() : 1;
+    (void)nt; /* unused without OpenMP */
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t ch = 0; ch < c; ch++) {
         const float *xc = x + ch * v.cstride, *gc = dy + ch * v.cstride;
@@ -421,6 +425,7 @@ ck_status ck_dropout_forward(int64_t count, float p, uint64_t seed, const float 
     const double pd = p;
     const float scale = p < 1.f ? (float)(1.0 / (1.0 - pd)) : 0.f;
     const int nt = count >= CK_OPSB_PAR_MIN ? ck_max_threads() : 1;
+    (void)nt; /* unused without OpenMP */
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t i = 0; i < count; i++) {
         const int keep = ck_dropout_keep(seed, i, pd);
@@ -438,6 +443,7 @@ ck_status ck_dropout_backward(int64_t count, float p, uint64_t seed, const float
     const double pd = p;
     const float scale = p < 1.f ? (float)(1.0 / (1.0 - pd)) : 0.f;
     const int nt = count >= CK_OPSB_PAR_MIN ? ck_max_threads() : 1;
+    (void)nt; /* unused without OpenMP */
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t i = 0; i < count; i++) dx[i] = ck_dropout_keep(seed, i, pd) ? dy[i] * scale : 0.f;
     return CK_OK;

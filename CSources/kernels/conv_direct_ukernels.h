@@ -59,6 +59,9 @@ typedef struct ck_direct_ukernel_params {
                                 in y and res: one call for many output rows of a narrow layer */
     int64_t x_row_stride, y_row_stride;
     int reverse;             /* 1x1 interior, one row: run the tiles from the last to the first */
+    int64_t x_pf_bytes;      /* 1x1 interior (AVX2): prefetch each tile's input pixels this many bytes
+                                further on (0 = none): the same pixels one input row down, in the
+                                first output chunk of a pixel block, whose input comes from L3 */
     /* gather */
     const int64_t *ih, *iw, *yoff;
     int ur, nbk;             /* used by the generic (scalar) kernels */
@@ -551,6 +554,7 @@ ckd_avx2_1x1_tiles(const ck_direct_ukernel_params *p, const int UR, const int NB
     const int64_t xcbs = p->x_cb_stride, wcbs = p->w_cb_stride, ncb = p->ncb;
     const float *const x0 = p->x + (p->ih0 + p->r0 * p->dh) * p->W * 8 + p->iw0 * 8;
     const float *const wb = p->w + p->r0 * p->w_tap_stride;
+    const uintptr_t xpf = (uintptr_t)p->x_pf_bytes;
     int64_t yo[CKD_MAX_UR];
     const int64_t ys = ys_c ? ys_c : p->y_pix_stride ? p->y_pix_stride : 8;
     CKD_UNROLL_X86 for (int j = 0; j < UR; j++) yo[j] = (int64_t)j * ys;
@@ -579,6 +583,9 @@ ckd_avx2_1x1_tiles(const ck_direct_ukernel_params *p, const int UR, const int NB
             const int nc = cb == ncb - 1 ? (int)p->nc_last : 8;
             const float *xs = x + cb * xcbs;
             const float *ws = wb + cb * wcbs;
+            if (xpf) /* integer arithmetic: the address may lie past the input (prefetches do not fault) */
+                CKD_UNROLL_X86 for (int j = 0; j < UR; j++)
+                    _mm_prefetch((const char *)((uintptr_t)(xs + j * sw8) + xpf), _MM_HINT_T0);
 #define CKD_PX_INT(j) (xs + (j) * sw8)
             /* constant pixel strides (the int1s1 / int1s2 entries): asm
              * steps with immediate pixel offsets */

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The C core and its C tests built with the Swift toolchain's clang (what
 # SwiftPM compiles CSources with), Release, and run with ctest.  The clang
-# build has code paths of its own: the AVX2 direct-convolution tiles run
-# their channel steps as asm blocks under clang only (conv_direct_ukernels.h),
-# and the default CMake build (cc = gcc) never compiles them.
+# build has code paths of its own: the AVX2 direct-convolution 4x24 and 6x16
+# tiles run their channel steps as asm blocks under clang only
+# (conv_direct_ukernels.h), and the default CMake build (cc = gcc) never
+# compiles them.
 #   Scripts/check-clang.sh [build-dir]      (default build-clang)
 # Then the development timers in Benchmarks/c are compiled (not run) against
 # that build, -std=c11 -Wall -Wextra -Werror, so that they keep up with the

@@ -830,9 +830,11 @@ static void direct_run(const ck_plan *plan, const direct_state *st, const direct
              * at 1 thread +0.2-1.4% (TSC per chunk: the first chunk 86-88% of
              * peak -> 90%), 2 threads +-0.2%.  7 tiles ahead in the same row
              * measured -1.4%, 2 rows ahead +0.6%, the output lines one row
-             * ahead (prefetchw) -1%. */
-            prm.x_pf_bytes = R * S == 1 && (gm->sh > 1 || gm->sw > 1) && st->chunk_inner && st->nch > 1 && first_of_block
-                                 ? gm->sh * W * 8 * (int64_t)sizeof(float) : 0;
+             * ahead (prefetchw) -1%.  Only for C/g <= 64: with C = 128 (C128
+             * 28x28 K256 stride 2) it measured -0.4..-1%. */
+            const int row_pf = R * S == 1 && (gm->sh > 1 || gm->sw > 1) && st->CBg <= 8 && st->chunk_inner &&
+                               st->nch > 1 && first_of_block;
+            prm.x_pf_bytes = row_pf ? gm->sh * W * 8 * (int64_t)sizeof(float) : 0;
             if (st->seg == DIRECT_SEG_ROWS) {
                 /* row pieces, each cut at the horizontal interior bounds
                  * [qlo, qhi) and split into equal segments */

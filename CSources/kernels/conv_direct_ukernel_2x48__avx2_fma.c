@@ -3,7 +3,8 @@
  * 12 accumulators + 2 broadcasts + 1 weight (15 ymm registers): 6 weight
  * loads + 2 broadcasts per 12 FMAs, and each input pixel is reused for 48
  * output channels.  See conv_direct_ukernels.h for the template (with
- * clang, the 1x1 channel steps are asm blocks) and the calling convention. */
+ * both compilers, the 1x1 channel steps are asm blocks) and the calling
+ * convention. */
 #if defined(__x86_64__)
 #define CKD_AVX2_TEMPLATE 1
 #include "conv_direct_ukernels.h"

@@ -5,7 +5,8 @@
  * output channels.  Used for 4-block chunks of 1x1 layers (see
  * conv_direct.c), where the 2-block chunks it replaces read the input
  * twice as often per FMA.  See conv_direct_ukernels.h for the template (with
- * clang, the channel steps are asm blocks) and the calling convention. */
+ * both compilers, the 1x1 channel steps are asm blocks) and the calling
+ * convention. */
 #if defined(__x86_64__)
 #define CKD_AVX2_TEMPLATE 1
 #include "conv_direct_ukernels.h"

@@ -283,8 +283,11 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
      * +11%, l2.1x1s2 keeps 4,4 a thread (6,2 measured the same).  Stride-1 1x1
      * layers lose with it (resnet50.1x1expand -2%, mobilenetv2.pw7 -12%:
      * their input lines are fully used), and so do short odd rows (C256
-     * 14x14 K512, 7-pixel rows with a 1-pixel tail tile: -5%). */
-    const int wide6 = wide4 && (d->stride_w > 1 || d->stride_h > 1) && (plan->out_w % 2 == 0 || plan->out_w >= 25);
+     * 14x14 K512, 7-pixel rows with a 1-pixel tail tile: -5%).  NCHW/NHWC
+     * input of an unpadded strided 1x1 layer is packed to stride 1 first
+     * (pack1x1), so it keeps the stride-1 chunks. */
+    const int wide6 = wide4 && (d->stride_w > 1 || d->stride_h > 1) && !st->pack1x1 &&
+                      (plan->out_w % 2 == 0 || plan->out_w >= 25);
     const int64_t nparts = main3 && plan->threads > 1 && st->KBg >= 4 * (int64_t)plan->threads ? plan->threads : 1;
     for (int64_t kb = 0, part = 0; kb < st->KBg;) {
         const int64_t pend = st->KBg * (part + 1) / nparts;

@@ -372,9 +372,11 @@ static void sweep(void) {
         tc.integer = a == 1;
         run_case(&tc);
     }
-    /* 6-block chunks (2x48 tiles on AVX2; strided 1x1 with an even output
-     * row or one of >= 25 pixels): K = 48 (one chunk), 128 (6,6,4: the
-     * resnet18.l2.1x1s2 layer itself at 1 thread), 80 (6,4), 96 at stride 3;
+    /* 6-block chunks (2x48 tiles on AVX2; strided 1x1 read in place, i.e.
+     * NCHW8c or padded, with an even output row or one of >= 25 pixels; the
+     * NCHW/NHWC runs take the packed stride-1 path): K = 48 (one chunk),
+     * 128 (6,6,4: the resnet18.l2.1x1s2 layer itself at 1 thread), 80 (6,4),
+     * 96 at stride 3;
      * a partial last input block (C = 13, 27); rows of 27 pixels (a 1-pixel
      * tail tile); several passes over C (C = 272); groups; 2 threads with
      * 6,6,4 in each thread's part (K = 256); every layout */
@@ -397,15 +399,16 @@ static void sweep(void) {
             tc.integer = a % 2 == 0;
             run_case(&tc);
         }
-    {
-        /* padded strided 1x1 with 6-block chunks: border pixels through the
-         * 2x48 gather kernels (output rows of 6 pixels) */
+    for (int l = 0; l < 2; l++) {
+        /* padded strided 1x1 with 6-block chunks (NCHW8c, and NCHW, which
+         * is not packed when padded): border pixels through the 2x48 gather
+         * kernels (output rows of 6 pixels) */
         memset(&tc, 0, sizeof tc);
         tc.d = mk(1, 16, 8, 11, 48, 1, 1);
         tc.d.stride_h = tc.d.stride_w = 2;
         tc.d.pad_top = tc.d.pad_right = 1;
-        randomise_rest(&tc, 7);
-        tc.d.layout = CK_LAYOUT_NCHW8C;
+        randomise_rest(&tc, 7 + l);
+        tc.d.layout = l ? CK_LAYOUT_NCHW : CK_LAYOUT_NCHW8C;
         run_case(&tc);
     }
     for (int a = 0; a < 2; a++) {

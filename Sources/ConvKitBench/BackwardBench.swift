@@ -137,17 +137,12 @@ public struct BackwardBenchRunner: Sendable {
             }
         }
         // a peak measured low (another process on a core): measure it again
-        var fastest: [Int: Double] = [:]
-        for r in results {
-            for g in [r.data.gflops, r.weights.gflops] where g.isFinite { fastest[r.threads] = max(fastest[r.threads] ?? 0, g) }
-        }
         var finalHeader = header
-        let (newPeaks, notes) = try remeasuredPeaks(header.peaks, fastest: fastest, seconds: configuration.peakSeconds)
-        if !notes.isEmpty {
-            for n in notes { warn(n) }
-            finalHeader.peaks = newPeaks
+        let rates = results.flatMap { [($0.threads, $0.data.gflops), ($0.threads, $0.weights.gflops)] }
+        if let h = try header.remeasured(rates: rates, seconds: configuration.peakSeconds, warn: warn) {
+            finalHeader = h
             for i in results.indices {
-                if let p = finalHeader.peak(threads: results[i].threads), p > 0 {
+                if let p = h.peak(threads: results[i].threads), p > 0 {
                     results[i].data.peakFraction = results[i].data.gflops / p
                     results[i].weights.peakFraction = results[i].weights.gflops / p
                 }

@@ -141,6 +141,23 @@ func remeasuredPeaks(_ peaks: [PeakFigures], fastest: [Int: Double], seconds: Do
     return (out, notes)
 }
 
+extension BenchHeader {
+    /// This header with its FMA peaks re-measured where one of `rates` (thread
+    /// count, GFLOPS of a result) ran faster than the peak (see `remeasuredPeaks`);
+    /// each note goes to `warn`.  `nil` when no peak was below a result.
+    func remeasured(rates: [(threads: Int, gflops: Double)], seconds: Double,
+                    warn: (String) -> Void) throws(BenchError) -> BenchHeader? {
+        var fastest: [Int: Double] = [:]
+        for r in rates where r.gflops.isFinite { fastest[r.threads] = max(fastest[r.threads] ?? 0, r.gflops) }
+        let (newPeaks, notes) = try remeasuredPeaks(peaks, fastest: fastest, seconds: seconds)
+        guard !notes.isEmpty else { return nil }
+        for n in notes { warn(n) }
+        var h = self
+        h.peaks = newPeaks
+        return h
+    }
+}
+
 /// Converts a fixed-size C char array (imported as a tuple) to a String.
 func cString<T>(_ tuple: T) -> String {
     withUnsafeBytes(of: tuple) { raw in

@@ -194,17 +194,12 @@ public struct BenchRunner: Sendable {
             case let .failure(skip): skipped.append(skip)
             }
         }
-        var fastest: [Int: Double] = [:]
-        for r in results where r.gflops.isFinite { fastest[r.threads] = max(fastest[r.threads] ?? 0, r.gflops) }
         var finalHeader = header
-        let (newPeaks, notes) = try remeasuredPeaks(header.peaks, fastest: fastest, seconds: configuration.peakSeconds)
-        if !notes.isEmpty {
-            for n in notes { warn(n) }
-            finalHeader.peaks = newPeaks
+        if let h = try header.remeasured(rates: results.map { ($0.threads, $0.gflops) },
+                                         seconds: configuration.peakSeconds, warn: warn) {
+            finalHeader = h
             for i in results.indices {
-                if let p = finalHeader.peak(threads: results[i].threads), p > 0 {
-                    results[i].peakFraction = results[i].gflops / p
-                }
+                if let p = h.peak(threads: results[i].threads), p > 0 { results[i].peakFraction = results[i].gflops / p }
             }
         }
         return BenchReport(header: finalHeader, results: results, skipped: skipped)

@@ -33,4 +33,17 @@ import Testing
         #expect(peaks == p)
         #expect(notes.isEmpty)
     }
+
+    @Test func headerHelperRaisesThePeakAndWarnsOnlyWhenAResultIsAbove() throws {
+        let header = BenchHeader(machine: .current(), date: "d", suite: "s",
+                                 peaks: [PeakFigures(threads: 1, fmaGflops: 1e-6, bandwidthGBps: 5)],
+                                 threads: [1], minTime: 0.1, minRuns: 10, quick: true)
+        var warnings: [String] = []
+        let raised = try header.remeasured(rates: [(1, 2e-6), (1, .nan)], seconds: 0.01) { warnings.append($0) }
+        #expect((raised?.peak(threads: 1) ?? 0) > 2e-6)
+        #expect(warnings.count == 1)
+        let same = try header.remeasured(rates: [(1, 5e-7)], seconds: 0.01) { warnings.append($0) }
+        #expect(same == nil)
+        #expect(warnings.count == 1)
+    }
 }

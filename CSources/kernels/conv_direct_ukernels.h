@@ -194,32 +194,16 @@ static const float ckd_zeros[8] __attribute__((aligned(32))) = {0, 0, 0, 0, 0, 0
         (void)w0_; (void)w1_; (void)b_;                                                 \
     } while (0)
 
-/* Scratch registers of the 3x32 and 2x48 asm steps: named operands with
- * clang; with gcc, fixed registers (ymm12-15) listed as clobbers, because gcc
- * counts each "+x" accumulator as two of its at most 30 operands and 12
- * accumulators + 4 scratch outputs + 2 pointers + 2 memory inputs would be
- * 32 (gcc's C loop for these tiles: 70-76% of peak against 90-92%). */
-#if defined(__clang__)
-#define CKD_RW "%[w]"
-#define CKD_RB0 "%[b0]"
-#define CKD_RB1 "%[b1]"
-#define CKD_RB2 "%[b2]"
-#define CKD_SCR_DECL __m256 w_, b0_, b1_, b2_
-#define CKD_SCR_USE (void)w_, (void)b0_, (void)b1_, (void)b2_
-#define CKD_SCR_OUT2 , [w] "=&x"(w_), [b0] "=&x"(b0_), [b1] "=&x"(b1_)
-#define CKD_SCR_OUT3 CKD_SCR_OUT2, [b2] "=&x"(b2_)
-#define CKD_SCR_CLOBBER
-#else
+/* Scratch registers of the 3x32 and 2x48 asm steps: fixed registers
+ * (ymm12-15) listed as clobbers rather than operands, because gcc counts each
+ * "+x" accumulator as two of its at most 30 operands, and 12 accumulators + 4
+ * scratch outputs + 2 pointers + 2 memory inputs would be 32 (gcc's C loop
+ * for these tiles ran at 70-76% of peak against 90-92%). */
 #define CKD_RW "%%ymm15"
 #define CKD_RB0 "%%ymm14"
 #define CKD_RB1 "%%ymm13"
 #define CKD_RB2 "%%ymm12"
-#define CKD_SCR_DECL int scr_unused_
-#define CKD_SCR_USE (void)scr_unused_
-#define CKD_SCR_OUT2
-#define CKD_SCR_OUT3
 #define CKD_SCR_CLOBBER : "xmm12", "xmm13", "xmm14", "xmm15"
-#endif
 
 /* 3x32 tile (1x1 layers, see conv_direct.c), 8 full channels, constant
  * pixel stride (CKD_PXB = "32" or "64" bytes): the channel step as asm
@@ -241,11 +225,9 @@ static const float ckd_zeros[8] __attribute__((aligned(32))) = {0, 0, 0, 0, 0, 0
 #define CKD_ASM_3X4_OUT                                                                  \
     [a00] "+x"(acc[0][0]), [a01] "+x"(acc[0][1]), [a02] "+x"(acc[0][2]), [a03] "+x"(acc[0][3]), \
     [a10] "+x"(acc[1][0]), [a11] "+x"(acc[1][1]), [a12] "+x"(acc[1][2]), [a13] "+x"(acc[1][3]), \
-    [a20] "+x"(acc[2][0]), [a21] "+x"(acc[2][1]), [a22] "+x"(acc[2][2]), [a23] "+x"(acc[2][3]) \
-    CKD_SCR_OUT3
+    [a20] "+x"(acc[2][0]), [a21] "+x"(acc[2][1]), [a22] "+x"(acc[2][2]), [a23] "+x"(acc[2][3])
 #define CKD_TAP_3X4_PX(XS, PXF)                                                          \
     do {                                                                                \
-        CKD_SCR_DECL;                                                                   \
         const float *xp_ = (XS), *wp_ = ws;                                             \
         __asm__(CKD_ASM_3X4_C(0) CKD_ASM_3X4_C(1) CKD_ASM_3X4_C(2) CKD_ASM_3X4_C(3)     \
                 : CKD_ASM_3X4_OUT                                                       \
@@ -255,7 +237,6 @@ static const float ckd_zeros[8] __attribute__((aligned(32))) = {0, 0, 0, 0, 0, 0
                 : CKD_ASM_3X4_OUT                                                       \
                 : [wp] "r"(wp_), [xp] "r"(xp_), "m"(*(const float(*)[256])wp_),         \
                   "m"(*(const float(*)[2 * (PXF) + 8])xp_) CKD_SCR_CLOBBER);             \
-        CKD_SCR_USE;                                                                    \
     } while (0)
 
 /* 2x48 tile (strided 1x1 layers, see conv_direct.c), 8 full channels,
@@ -279,11 +260,9 @@ static const float ckd_zeros[8] __attribute__((aligned(32))) = {0, 0, 0, 0, 0, 0
     [a00] "+x"(acc[0][0]), [a01] "+x"(acc[0][1]), [a02] "+x"(acc[0][2]),                \
     [a03] "+x"(acc[0][3]), [a04] "+x"(acc[0][4]), [a05] "+x"(acc[0][5]),                \
     [a10] "+x"(acc[1][0]), [a11] "+x"(acc[1][1]), [a12] "+x"(acc[1][2]),                \
-    [a13] "+x"(acc[1][3]), [a14] "+x"(acc[1][4]), [a15] "+x"(acc[1][5])                 \
-    CKD_SCR_OUT2
+    [a13] "+x"(acc[1][3]), [a14] "+x"(acc[1][4]), [a15] "+x"(acc[1][5])
 #define CKD_TAP_2X6_PX(XS, PXF)                                                          \
     do {                                                                                \
-        CKD_SCR_DECL;                                                                   \
         const float *xp_ = (XS), *wp_ = ws;                                             \
         __asm__(CKD_ASM_2X6_C(0) CKD_ASM_2X6_C(1) CKD_ASM_2X6_C(2) CKD_ASM_2X6_C(3)     \
                 : CKD_ASM_2X6_OUT                                                       \
@@ -293,7 +272,6 @@ static const float ckd_zeros[8] __attribute__((aligned(32))) = {0, 0, 0, 0, 0, 0
                 : CKD_ASM_2X6_OUT                                                       \
                 : [wp] "r"(wp_), [xp] "r"(xp_), "m"(*(const float(*)[384])wp_),         \
                   "m"(*(const float(*)[(PXF) + 8])xp_) CKD_SCR_CLOBBER);                 \
-        CKD_SCR_USE;                                                                    \
     } while (0)
 
 /* RGB (3 channels) and single-channel (LeNet) first layers get a constant

@@ -309,11 +309,16 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
      * chunks run 4x16 tiles instead of 6x16 (mobilenetv2.pw112, C = 32,
      * K = 16, clang: 90 -> 95 GFLOPS at 1 thread, 171 -> 187 at 2).  With
      * C = 144 (K = 16, 32) 6x16 stays up to 12% faster, and with stride 2
-     * (resnet18.l2.1x1s2's 2-block chunks) ~3% faster. */
+     * (resnet18.l2.1x1s2's 2-block chunks) ~3% faster.  Next to 2x48
+     * chunks (even output rows), a 4-block chunk runs 2x32 tiles: whole
+     * rows of them instead of 3x32 tiles with 2x32 ones at each row end
+     * (resnet18.l2.1x1s2 at 1 thread, one process alternating the plans,
+     * 4 quiet runs: 0, +0.2..0.8, +0.2..0.6, +0.2..0.6%). */
     const int ur2 = st->isa == CK_ISA_AVX2_FMA && R * S == 1 && d->stride_w == 1 && st->CBg <= 8;
     for (int64_t ch = 0; ch < st->nch; ch++) {
         direct_chunk *c = &st->chunks[ch];
         c->ur = ur2 && c->nbk == 2 && c->ks->ur_max > 4 ? 4 : c->ks->ur_max;
+        if (wide6 && c->nbk == 4 && plan->out_w % 2 == 0) c->ur = 2;
     }
     if (R * S == 1) st->in_px_bytes = st->CBg * 32 * (d->stride_w > 1 ? 2 : 1);
     st->wc = st->CBg == 1 && Cg < 8 ? Cg : 8;

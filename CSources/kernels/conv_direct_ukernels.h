@@ -175,8 +175,6 @@ static const float ckd_zeros[8] __attribute__((aligned(32))) = {0, 0, 0, 0, 0, 0
 #else
 #define CKD_HAVE_ASM_6X2 0
 #endif
-/* the 3x32 and 2x48 asm steps: both compilers (see CKD_RW) */
-#define CKD_HAVE_ASM_WIDE 1
 /* CKD_PXB: the pixel stride in bytes as a string literal, "32" (stride 1)
  * or "64" (stride 2); defined around each use. */
 #define CKD_TAP_6X2_PX(XS, PXF)                                                          \
@@ -194,11 +192,12 @@ static const float ckd_zeros[8] __attribute__((aligned(32))) = {0, 0, 0, 0, 0, 0
         (void)w0_; (void)w1_; (void)b_;                                                 \
     } while (0)
 
-/* Scratch registers of the 3x32 and 2x48 asm steps: fixed registers
- * (ymm12-15) listed as clobbers rather than operands, because gcc counts each
- * "+x" accumulator as two of its at most 30 operands, and 12 accumulators + 4
- * scratch outputs + 2 pointers + 2 memory inputs would be 32 (gcc's C loop
- * for these tiles ran at 70-76% of peak against 90-92%). */
+/* The 3x32 and 2x48 asm steps build with both compilers.  Their scratch
+ * registers are fixed (ymm12-15) and listed as clobbers rather than
+ * operands, because gcc counts each "+x" accumulator as two of its at most
+ * 30 operands, and 12 accumulators + 4 scratch outputs + 2 pointers + 2
+ * memory inputs would be 32 (gcc's C loop for these tiles ran at 70-76% of
+ * peak against 90-92%). */
 #define CKD_RW "%%ymm15"
 #define CKD_RB0 "%%ymm14"
 #define CKD_RB1 "%%ymm13"
@@ -569,13 +568,13 @@ ckd_avx2_1x1_tiles(const ck_direct_ukernel_params *p, const int UR, const int NB
              * steps with immediate pixel offsets */
 #define CKD_PXB "32"
             if (CKD_HAVE_ASM_6X2 && UR == 6 && NBK == 2 && nc == 8 && sw8 == 8) CKD_TAP_6X2_PX(xs, 8);
-            else if (CKD_HAVE_ASM_WIDE && UR == 3 && NBK == 4 && nc == 8 && sw8 == 8) CKD_TAP_3X4_PX(xs, 8);
-            else if (CKD_HAVE_ASM_WIDE && UR == 2 && NBK == 6 && nc == 8 && sw8 == 8) CKD_TAP_2X6_PX(xs, 8);
+            else if (UR == 3 && NBK == 4 && nc == 8 && sw8 == 8) CKD_TAP_3X4_PX(xs, 8);
+            else if (UR == 2 && NBK == 6 && nc == 8 && sw8 == 8) CKD_TAP_2X6_PX(xs, 8);
 #undef CKD_PXB
 #define CKD_PXB "64"
             else if (CKD_HAVE_ASM_6X2 && UR == 6 && NBK == 2 && nc == 8 && sw8 == 16) CKD_TAP_6X2_PX(xs, 16);
-            else if (CKD_HAVE_ASM_WIDE && UR == 3 && NBK == 4 && nc == 8 && sw8 == 16) CKD_TAP_3X4_PX(xs, 16);
-            else if (CKD_HAVE_ASM_WIDE && UR == 2 && NBK == 6 && nc == 8 && sw8 == 16) CKD_TAP_2X6_PX(xs, 16);
+            else if (UR == 3 && NBK == 4 && nc == 8 && sw8 == 16) CKD_TAP_3X4_PX(xs, 16);
+            else if (UR == 2 && NBK == 6 && nc == 8 && sw8 == 16) CKD_TAP_2X6_PX(xs, 16);
 #undef CKD_PXB
             else CKD_TAP(CKD_PX_INT);
 #undef CKD_PX_INT

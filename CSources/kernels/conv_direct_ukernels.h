@@ -225,18 +225,23 @@ static const float ckd_zeros[8] __attribute__((aligned(32))) = {0, 0, 0, 0, 0, 0
     [a00] "+x"(acc[0][0]), [a01] "+x"(acc[0][1]), [a02] "+x"(acc[0][2]), [a03] "+x"(acc[0][3]), \
     [a10] "+x"(acc[1][0]), [a11] "+x"(acc[1][1]), [a12] "+x"(acc[1][2]), [a13] "+x"(acc[1][3]), \
     [a20] "+x"(acc[2][0]), [a21] "+x"(acc[2][1]), [a22] "+x"(acc[2][2]), [a23] "+x"(acc[2][3])
-#define CKD_TAP_3X4_PX(XS, PXF)                                                          \
+/* One 8-channel block of a wide tile: STEP(c) is channel c's asm step, OUT
+ * the accumulator operands, NW the floats of packed weights and NX the
+ * floats of input the eight steps read (two statements: ISO C's
+ * 4095-character string limit). */
+#define CKD_TAP_WIDE_PX(STEP, OUT, XS, NW, NX)                                           \
     do {                                                                                \
         const float *xp_ = (XS), *wp_ = ws;                                             \
-        __asm__(CKD_ASM_3X4_C(0) CKD_ASM_3X4_C(1) CKD_ASM_3X4_C(2) CKD_ASM_3X4_C(3)     \
-                : CKD_ASM_3X4_OUT                                                       \
-                : [wp] "r"(wp_), [xp] "r"(xp_), "m"(*(const float(*)[256])wp_),         \
-                  "m"(*(const float(*)[2 * (PXF) + 8])xp_) CKD_SCR_CLOBBER);             \
-        __asm__(CKD_ASM_3X4_C(4) CKD_ASM_3X4_C(5) CKD_ASM_3X4_C(6) CKD_ASM_3X4_C(7)     \
-                : CKD_ASM_3X4_OUT                                                       \
-                : [wp] "r"(wp_), [xp] "r"(xp_), "m"(*(const float(*)[256])wp_),         \
-                  "m"(*(const float(*)[2 * (PXF) + 8])xp_) CKD_SCR_CLOBBER);             \
+        __asm__(STEP(0) STEP(1) STEP(2) STEP(3)                                         \
+                : OUT                                                                   \
+                : [wp] "r"(wp_), [xp] "r"(xp_), "m"(*(const float(*)[NW])wp_),          \
+                  "m"(*(const float(*)[NX])xp_) CKD_SCR_CLOBBER);                        \
+        __asm__(STEP(4) STEP(5) STEP(6) STEP(7)                                         \
+                : OUT                                                                   \
+                : [wp] "r"(wp_), [xp] "r"(xp_), "m"(*(const float(*)[NW])wp_),          \
+                  "m"(*(const float(*)[NX])xp_) CKD_SCR_CLOBBER);                        \
     } while (0)
+#define CKD_TAP_3X4_PX(XS, PXF) CKD_TAP_WIDE_PX(CKD_ASM_3X4_C, CKD_ASM_3X4_OUT, XS, 256, 2 * (PXF) + 8)
 
 /* 2x48 tile (strided 1x1 layers, see conv_direct.c), 8 full channels,
  * constant pixel stride (CKD_PXB): 2 broadcasts held while the 6 weight
@@ -260,18 +265,7 @@ static const float ckd_zeros[8] __attribute__((aligned(32))) = {0, 0, 0, 0, 0, 0
     [a03] "+x"(acc[0][3]), [a04] "+x"(acc[0][4]), [a05] "+x"(acc[0][5]),                \
     [a10] "+x"(acc[1][0]), [a11] "+x"(acc[1][1]), [a12] "+x"(acc[1][2]),                \
     [a13] "+x"(acc[1][3]), [a14] "+x"(acc[1][4]), [a15] "+x"(acc[1][5])
-#define CKD_TAP_2X6_PX(XS, PXF)                                                          \
-    do {                                                                                \
-        const float *xp_ = (XS), *wp_ = ws;                                             \
-        __asm__(CKD_ASM_2X6_C(0) CKD_ASM_2X6_C(1) CKD_ASM_2X6_C(2) CKD_ASM_2X6_C(3)     \
-                : CKD_ASM_2X6_OUT                                                       \
-                : [wp] "r"(wp_), [xp] "r"(xp_), "m"(*(const float(*)[384])wp_),         \
-                  "m"(*(const float(*)[(PXF) + 8])xp_) CKD_SCR_CLOBBER);                 \
-        __asm__(CKD_ASM_2X6_C(4) CKD_ASM_2X6_C(5) CKD_ASM_2X6_C(6) CKD_ASM_2X6_C(7)     \
-                : CKD_ASM_2X6_OUT                                                       \
-                : [wp] "r"(wp_), [xp] "r"(xp_), "m"(*(const float(*)[384])wp_),         \
-                  "m"(*(const float(*)[(PXF) + 8])xp_) CKD_SCR_CLOBBER);                 \
-    } while (0)
+#define CKD_TAP_2X6_PX(XS, PXF) CKD_TAP_WIDE_PX(CKD_ASM_2X6_C, CKD_ASM_2X6_OUT, XS, 384, (PXF) + 8)
 
 /* RGB (3 channels) and single-channel (LeNet) first layers get a constant
  * trip count so the short channel loop is fully unrolled (+4% on 7x7s2 and

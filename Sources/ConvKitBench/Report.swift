@@ -21,14 +21,17 @@ public struct BenchHeader: Sendable, Hashable, Codable {
     public var minRuns: Int
     /// Whether `--quick` was on.
     public var quick: Bool
+    /// Rounds over the suite whose samples were pooled (`--passes`; 1 in
+    /// reports written before the option existed).
+    public var passes: Int
 
     enum CodingKeys: String, CodingKey {
-        case date, suite, peaks, threads, minTime = "min_time_s", minRuns = "min_runs", quick
+        case date, suite, peaks, threads, minTime = "min_time_s", minRuns = "min_runs", quick, passes
     }
 
     /// Creates a header.
     public init(machine: MachineInfo, date: String, suite: String, peaks: [PeakFigures], threads: [Int],
-                minTime: Double, minRuns: Int, quick: Bool) {
+                minTime: Double, minRuns: Int, quick: Bool, passes: Int = 1) {
         self.machine = machine
         self.date = date
         self.suite = suite
@@ -37,6 +40,7 @@ public struct BenchHeader: Sendable, Hashable, Codable {
         self.minTime = minTime
         self.minRuns = minRuns
         self.quick = quick
+        self.passes = passes
     }
 
     /// Decodes the flat form.
@@ -50,6 +54,7 @@ public struct BenchHeader: Sendable, Hashable, Codable {
         minTime = try c.decode(Double.self, forKey: .minTime)
         minRuns = try c.decode(Int.self, forKey: .minRuns)
         quick = try c.decode(Bool.self, forKey: .quick)
+        passes = try c.decodeIfPresent(Int.self, forKey: .passes) ?? 1
     }
 
     /// Encodes the flat form.
@@ -63,6 +68,7 @@ public struct BenchHeader: Sendable, Hashable, Codable {
         try c.encode(minTime, forKey: .minTime)
         try c.encode(minRuns, forKey: .minRuns)
         try c.encode(quick, forKey: .quick)
+        try c.encode(passes, forKey: .passes)
     }
 
     /// The measured FMA peak (GFLOPS) for `threads`, if measured.
@@ -254,6 +260,7 @@ public struct BenchReport: Sendable, Hashable, Codable {
         }
         lines.append("Suite: \(header.suite); threads \(header.threads.map(String.init).joined(separator: ",")); "
             + "min time \(formatFixed(header.minTime, decimals: 2)) s, min runs \(header.minRuns)"
+            + (header.passes > 1 ? " over \(header.passes) rounds (samples pooled)" : "")
             + (header.quick ? " (quick)" : ""))
         return lines.joined(separator: "\n")
     }

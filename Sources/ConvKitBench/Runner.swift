@@ -78,6 +78,13 @@ public struct BenchConfiguration: Sendable, Hashable {
     public var runtimeSwitchPause: Double
     /// Whether `--quick` settings are in force.
     public var quick: Bool
+    /// Rounds over the whole suite (1 = time each item in one stretch).
+    /// With N > 1 every item is timed in each of N rounds for 1/N of
+    /// `minTime` and `minRuns` (at least 3 runs a round), and its median,
+    /// p10 and p90 come from the pooled samples: a burst of load from
+    /// another tenant then lands on one round of many items instead of on
+    /// the whole measurement of one.
+    public var passes: Int
 
     /// Defaults: all cores, all algorithms, 0.2 s and 10 runs.  `quick`
     /// shortens everything for smoke tests (3 runs, 10 ms, short peak loops).
@@ -95,6 +102,7 @@ public struct BenchConfiguration: Sendable, Hashable {
         self.referenceFlopLimit = 1.2e8
         self.samplePositions = 256
         self.runtimeSwitchPause = quick ? 0 : 0.25
+        self.passes = 1
     }
 }
 
@@ -110,9 +118,16 @@ public struct BenchProgress: Sendable {
     public var algorithm: String
     /// Thread count.
     public var threads: Int
+    /// 1-based round (see `BenchConfiguration.passes`).
+    public var pass: Int = 1
+    /// Number of rounds.
+    public var passes: Int = 1
 
-    /// "[i/n] layer algorithm threads".
-    public var line: String { "[\(index)/\(total)] \(layer) \(algorithm) \(threads) thread\(threads == 1 ? "" : "s")…" }
+    /// "[i/n] layer algorithm threads", with ", round p/N" when there are several rounds.
+    public var line: String {
+        "[\(index)/\(total)] \(layer) \(algorithm) \(threads) thread\(threads == 1 ? "" : "s")"
+            + (passes > 1 ? ", round \(pass)/\(passes)" : "") + "…"
+    }
 }
 
 /// Runs a suite: checks each algorithm against the reference, then times it.
@@ -154,7 +169,7 @@ public struct BenchRunner: Sendable {
         let header = BenchHeader(
             machine: .current(), date: ISO8601DateFormatter().string(from: Date()), suite: suiteName, peaks: peaks,
             threads: configuration.threads, minTime: configuration.minTime, minRuns: configuration.minRuns,
-            quick: configuration.quick)
+            quick: configuration.quick, passes: max(configuration.passes, 1))
         var layers = suite.layers
         if let b = configuration.batch { layers = layers.map { $0.withBatch(b) } }
 
@@ -171,29 +186,43 @@ public struct BenchRunner: Sendable {
             }
         }
 
-        var results: [BenchResult] = []
+        let passes = max(configuration.passes, 1)
+        var pooled: [Int: Measured] = [:]  // by item index
+        var failed = Set<Int>()
         var data: LayerData?
         var lastOnBLAS: Bool?
-        for (i, item) in items.enumerated() {
-            progress(BenchProgress(index: i + 1, total: items.count, layer: item.layer.name,
-                                   algorithm: String(cString: ck_algorithm_name(item.algorithm)), threads: item.threads))
-            if item.threads > 1 {
-                let algorithm = Algorithm(rawValue: String(cString: ck_algorithm_name(item.algorithm))) ?? .auto
-                let onBLAS = ConvKitRuntime.usesBLASThreads(algorithm)
-                if let last = lastOnBLAS, last != onBLAS {
-                    ConvKitRuntime.pause(seconds: configuration.runtimeSwitchPause)
+        for pass in 1...passes {
+            for (i, item) in items.enumerated() where !failed.contains(i) {
+                progress(BenchProgress(index: i + 1, total: items.count, layer: item.layer.name,
+                                       algorithm: String(cString: ck_algorithm_name(item.algorithm)),
+                                       threads: item.threads, pass: pass, passes: passes))
+                if item.threads > 1 {
+                    let algorithm = Algorithm(rawValue: String(cString: ck_algorithm_name(item.algorithm))) ?? .auto
+                    let onBLAS = ConvKitRuntime.usesBLASThreads(algorithm)
+                    if let last = lastOnBLAS, last != onBLAS {
+                        ConvKitRuntime.pause(seconds: configuration.runtimeSwitchPause)
+                    }
+                    lastOnBLAS = onBLAS
                 }
-                lastOnBLAS = onBLAS
-            }
-            if data?.layer != item.layer { data = LayerData(layer: item.layer) }
-            guard let d = data else { continue }
-            switch measure(item, data: d, peak: header.peak(threads: item.threads) ?? 0) {
-            case let .success(r):
-                if !r.result.valid { warn(r.message) }
-                results.append(r.result)
-            case let .failure(skip): skipped.append(skip)
+                if data?.layer != item.layer { data = LayerData(layer: item.layer) }
+                guard let d = data else { continue }
+                switch measure(item, data: d, peak: header.peak(threads: item.threads) ?? 0, passes: passes) {
+                case let .success(m):
+                    if !m.result.valid { warn(m.message) }
+                    if var so_far = pooled[i] {
+                        so_far.pool(m)
+                        pooled[i] = so_far
+                    } else {
+                        pooled[i] = m
+                    }
+                case let .failure(skip):
+                    skipped.append(skip)
+                    failed.insert(i)
+                    pooled[i] = nil
+                }
             }
         }
+        var results = items.indices.compactMap { pooled[$0]?.result }
         var finalHeader = header
         if let h = try header.remeasured(rates: results.map { ($0.threads, $0.gflops) },
                                          seconds: configuration.peakSeconds, warn: warn) {
@@ -303,13 +332,38 @@ public struct BenchRunner: Sendable {
         return msg.isEmpty ? name : msg
     }
 
+    /// One item's result and its timing samples (seconds).
     struct Measured {
         var result: BenchResult
         var message: String
+        var times: [Double]
+        /// Bytes moved per run (for GB/s).
+        var bytes: Double
+        var flops: Double
+        var peak: Double
+
+        /// Adds another round's samples and output check, and recomputes
+        /// the statistics over all samples.
+        mutating func pool(_ other: Measured) {
+            times += other.times
+            if result.valid && !other.result.valid {
+                result.valid = false
+                message = other.message
+            }
+            result.maxError = max(result.maxError, other.result.maxError)
+            let (median, p10, p90) = Statistics.summary(times)
+            result.runs = times.count
+            result.medianMs = median * 1e3
+            result.p10Ms = p10 * 1e3
+            result.p90Ms = p90 * 1e3
+            result.gflops = flops / median * 1e-9
+            result.gbps = bytes / median * 1e-9
+            result.peakFraction = peak > 0 ? result.gflops / peak : 0
+        }
     }
 
-    /// Checks, then times one item.
-    func measure(_ item: Item, data: LayerData, peak: Double) -> Result<Measured, BenchSkip> {
+    /// Checks, then times one item (for 1/`passes` of the time and run budget).
+    func measure(_ item: Item, data: LayerData, peak: Double, passes: Int = 1) -> Result<Measured, BenchSkip> {
         let layer = item.layer
         let algoName = String(cString: ck_algorithm_name(item.algorithm))
         func skip(_ reason: String) -> Result<Measured, BenchSkip> {
@@ -394,8 +448,10 @@ public struct BenchRunner: Sendable {
         }
         var times: [Double] = []
         var total = 0.0
-        while times.count < configuration.minRuns || total < configuration.minTime {
-            if total >= configuration.maxTime && times.count >= 3 { break }
+        let minRuns = passes > 1 ? max(3, (configuration.minRuns + passes - 1) / passes) : configuration.minRuns
+        let minTime = configuration.minTime / Double(passes)
+        while times.count < minRuns || total < minTime {
+            if total >= configuration.maxTime / Double(passes) && times.count >= 3 { break }
             let t = Stopwatch.seconds { st = execute() }
             guard st == CK_OK else { return skip("execute failed: " + Self.describe(st)) }
             times.append(t)
@@ -426,7 +482,8 @@ public struct BenchRunner: Sendable {
             "INVALID: \(layer.name) \(algoName) (\(impl)) at \(item.threads) thread(s): output differs from the reference "
             + "beyond tolerance \(outcome.tolerance) (max relative error \(outcome.maxError) over \(outcome.checked) "
             + "positions; worst at \(outcome.worst))"
-        return .success(Measured(result: result, message: message))
+        return .success(Measured(result: result, message: message, times: times, bytes: bytes, flops: flops,
+                                 peak: peak))
     }
 }
 

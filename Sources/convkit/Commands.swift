@@ -84,6 +84,13 @@ struct Bench: ParsableCommand {
     var quick = false
 
     @Option(name: .long, help: ArgumentHelp(
+        "Time every layer in N rounds over the suite, each with 1/N of --min-time and of the run count (at least "
+            + "3 runs), and report statistics over the pooled samples: on a shared machine, a burst of load then "
+            + "hits one round of many layers instead of all of one layer's runs.",
+        valueName: "n"))
+    var passes: Int = 1
+
+    @Option(name: .long, help: ArgumentHelp(
         "Benchmark a compiled zoo network end to end instead of the layer suite (e.g. resnet18, mobilenetv2); "
             + "at least 10 runs and max(--min-time, 1) seconds per thread count, with a per-layer breakdown.",
         valueName: "name"))
@@ -107,6 +114,10 @@ struct Bench: ParsableCommand {
         if backward && (csv != nil || svg != nil) { throw ValidationError("--csv and --svg hold forward results; use --json with --backward") }
         if let batch, batch < 1 { throw ValidationError("--batch must be >= 1") }
         if !(minTime >= 0 && minTime <= 3600) { throw ValidationError("--min-time must be between 0 and 3600 seconds") }
+        if !(1...100).contains(passes) { throw ValidationError("--passes must be between 1 and 100") }
+        if passes > 1 && (backward || train || model != nil) {
+            throw ValidationError("--passes applies to the layer suite; not with --backward, --train or --model")
+        }
     }
 
     func run() throws {
@@ -143,8 +154,9 @@ struct Bench: ParsableCommand {
         let threadList = try threads.map(parseThreadList) ?? [Int(ck_max_threads())]
         if backward { return try executeBackward(suite: loaded, suiteName: suiteName, threads: threadList) }
         let selection = try AlgorithmSelection.parse(algorithm)
-        let config = BenchConfiguration(threads: threadList, algorithms: selection, batch: batch, minTime: minTime,
+        var config = BenchConfiguration(threads: threadList, algorithms: selection, batch: batch, minTime: minTime,
                                         quick: quick)
+        config.passes = passes
 
         let progress = ProgressLine()
         FileHandle.standardError.write(Data("Measuring FMA peak and bandwidth…\n".utf8))

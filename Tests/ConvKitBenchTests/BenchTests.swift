@@ -1,5 +1,5 @@
 import CConvKit
-import ConvKitBench
+@testable import ConvKitBench
 import Foundation
 import Testing
 #if canImport(FoundationXML)
@@ -213,6 +213,68 @@ private func sampleReport() -> BenchReport {
         // 2·8·8·9·10·10 FLOPs.
         let conv = try #require(report.results.first)
         #expect(abs(conv.gflops - 115_200 / (conv.medianMs * 1e-3) * 1e-9) < 1e-9 * conv.gflops)
+    }
+
+    /// `passes` rounds: every item is timed in each round (progress says
+    /// which), its samples are pooled (at least 3 a round), and the
+    /// statistics and the header come from the pool.
+    @Test func passesPoolEveryRoundsSamples() throws {
+        let suite = try BenchSuite.parse("conv\ttiny\t1\t8\t10\t10\t8\t3\t3\t1\t1\t1\nconv\tsmall\t1\t4\t6\t6\t4\t1\t1\t1\t0\t1\n")
+        var config = BenchConfiguration(threads: [1], algorithms: .named(["direct"]), quick: true)
+        config.peakSeconds = 0
+        config.minTime = 0
+        config.minRuns = 4
+        config.passes = 3
+        var lines: [String] = []
+        let report = try BenchRunner(configuration: config).run(suite: suite, progress: { lines.append($0.line) })
+        #expect(lines == [
+            "[1/2] tiny direct 1 thread, round 1/3…", "[2/2] small direct 1 thread, round 1/3…",
+            "[1/2] tiny direct 1 thread, round 2/3…", "[2/2] small direct 1 thread, round 2/3…",
+            "[1/2] tiny direct 1 thread, round 3/3…", "[2/2] small direct 1 thread, round 3/3…",
+        ])
+        #expect(report.results.map(\.layer) == ["tiny", "small"])
+        for r in report.results {
+            #expect(r.valid)
+            // max(3, ceil(4 / 3)) = 3 runs in each of the 3 rounds
+            #expect(r.runs == 9)
+            #expect(r.p10Ms <= r.medianMs && r.medianMs <= r.p90Ms)
+        }
+        #expect(report.header.passes == 3)
+        #expect(report.headerText.contains("over 3 rounds (samples pooled)"))
+        let decoded = try JSONDecoder().decode(BenchReport.self, from: JSONEncoder().encode(report))
+        #expect(decoded.header.passes == 3)
+
+        config.passes = 1
+        lines = []
+        let single = try BenchRunner(configuration: config).run(suite: suite, progress: { lines.append($0.line) })
+        #expect(lines == ["[1/2] tiny direct 1 thread…", "[2/2] small direct 1 thread…"])
+        #expect(single.results.allSatisfy { $0.runs == 4 })
+        #expect(!single.headerText.contains("rounds"))
+    }
+
+    /// Pooling recomputes median, p10/p90, GFLOPS, GB/s and % peak from all
+    /// samples, and one invalid round makes the pooled result invalid.
+    @Test func poolingRecomputesStatistics() throws {
+        func measured(_ times: [Double], valid: Bool = true) -> BenchRunner.Measured {
+            let (m, p10, p90) = Statistics.summary(times)
+            let r = BenchResult(layer: "l", kind: .conv, algorithm: "direct", impl: "i", layout: "nchw", threads: 1,
+                                batch: 1, runs: times.count, medianMs: m * 1e3, p10Ms: p10 * 1e3, p90Ms: p90 * 1e3,
+                                gflops: 1e9 / m * 1e-9, gbps: 2e9 / m * 1e-9, peakFraction: 1e9 / m * 1e-9 / 100,
+                                workspaceBytes: 0, planMs: 0.5, convertMs: 0, valid: valid, maxError: valid ? 1e-7 : 0.5,
+                                tolerance: 1e-4)
+            return BenchRunner.Measured(result: r, message: valid ? "" : "INVALID: l", times: times, bytes: 2e9,
+                                        flops: 1e9, peak: 100)
+        }
+        var a = measured([0.010, 0.011, 0.012])
+        a.pool(measured([0.030, 0.031, 0.032, 0.033], valid: false))
+        #expect(a.result.runs == 7)
+        #expect(a.result.medianMs == 30)  // sorted: 10 11 12 30 31 32 33
+        #expect(abs(a.result.gflops - 1e9 / 0.030 * 1e-9) < 1e-9)
+        #expect(abs(a.result.gbps - 2e9 / 0.030 * 1e-9) < 1e-9)
+        #expect(abs(a.result.peakFraction - a.result.gflops / 100) < 1e-12)
+        #expect(abs(a.result.p10Ms - Statistics.percentile([10, 11, 12, 30, 31, 32, 33], 0.1)) < 1e-9)
+        #expect(!a.result.valid && a.result.maxError == 0.5 && a.message == "INVALID: l")
+        #expect(a.result.planMs == 0.5)
     }
 
     /// With 2 threads, a switch between im2col (OpenBLAS's threads) and an

@@ -209,9 +209,9 @@ public struct BenchRunner: Sendable {
                 switch measure(item, data: d, peak: header.peak(threads: item.threads) ?? 0, passes: passes) {
                 case let .success(m):
                     if !m.result.valid { warn(m.message) }
-                    if var so_far = pooled[i] {
-                        so_far.pool(m)
-                        pooled[i] = so_far
+                    if var soFar = pooled[i] {
+                        soFar.pool(m)
+                        pooled[i] = soFar
                     } else {
                         pooled[i] = m
                     }
@@ -351,6 +351,12 @@ public struct BenchRunner: Sendable {
                 message = other.message
             }
             result.maxError = max(result.maxError, other.result.maxError)
+            summarize()
+        }
+
+        /// Sets the result's run count, median, p10/p90, GFLOPS, GB/s and
+        /// % peak from `times`.
+        mutating func summarize() {
             let (median, p10, p90) = Statistics.summary(times)
             result.runs = times.count
             result.medianMs = median * 1e3
@@ -466,24 +472,23 @@ public struct BenchRunner: Sendable {
             }
         }
 
-        let (median, p10, p90) = Statistics.summary(times)
-        let flops = layer.flops
         let weightBytes = isPool ? 0 : (layer.k * (layer.c / layer.groups) * layer.r * layer.s + layer.k) * 4
         let bytes = Double(inCount + outCount) * 4 + Double(weightBytes)
-        let gflops = flops / median * 1e-9
+        // the timing figures are filled in by summarize() below
         let result = BenchResult(
             layer: layer.name, kind: layer.kind, algorithm: String(cString: ck_algorithm_name(item.algorithm)),
-            impl: impl, layout: Self.layoutName(item.layout), threads: item.threads, batch: layer.n, runs: times.count,
-            medianMs: median * 1e3, p10Ms: p10 * 1e3, p90Ms: p90 * 1e3, gflops: gflops, gbps: bytes / median * 1e-9,
-            peakFraction: peak > 0 ? gflops / peak : 0, workspaceBytes: wsBytes, planMs: planSeconds * 1e3,
-            convertMs: convertSeconds * 1e3, valid: outcome.valid, maxError: outcome.maxError,
-            tolerance: outcome.tolerance)
+            impl: impl, layout: Self.layoutName(item.layout), threads: item.threads, batch: layer.n, runs: 0,
+            medianMs: 0, p10Ms: 0, p90Ms: 0, gflops: 0, gbps: 0, peakFraction: 0, workspaceBytes: wsBytes,
+            planMs: planSeconds * 1e3, convertMs: convertSeconds * 1e3, valid: outcome.valid,
+            maxError: outcome.maxError, tolerance: outcome.tolerance)
         let message = outcome.valid ? "" :
             "INVALID: \(layer.name) \(algoName) (\(impl)) at \(item.threads) thread(s): output differs from the reference "
             + "beyond tolerance \(outcome.tolerance) (max relative error \(outcome.maxError) over \(outcome.checked) "
             + "positions; worst at \(outcome.worst))"
-        return .success(Measured(result: result, message: message, times: times, bytes: bytes, flops: flops,
-                                 peak: peak))
+        var measured = Measured(result: result, message: message, times: times, bytes: bytes, flops: layer.flops,
+                                peak: peak)
+        measured.summarize()
+        return .success(measured)
     }
 }
 

@@ -819,6 +819,18 @@ static void direct_run(const ck_plan *plan, const direct_state *st, const direct
         prm.nbk = c->nbk;
         prm.alpha = act.alpha;
         prm.bias = st->bias ? st->bias + kbase * 8 : NULL;
+        /* strided 1x1 (every input line half used), several output chunks
+         * per block: the block's first chunk prefetches each tile's input
+         * one input row ahead (the later chunks find it in L2).  Clang, one
+         * process alternating the plans, p25 of 500-600 runs: resnet18.l2.1x1s2
+         * at 1 thread +0.2-1.4% (TSC per chunk: the first chunk 86-88% of
+         * peak -> 90%), 2 threads +-0.2%.  7 tiles ahead in the same row
+         * measured -1.4%, 2 rows ahead +0.6%, the output lines one row
+         * ahead (prefetchw) -1%.  Only for C/g <= 64: with C = 128 (C128
+         * 28x28 K256 stride 2) it measured -0.4..-1%. */
+        const int row_pf = R * S == 1 && (gm->sh > 1 || gm->sw > 1) && st->CBg <= 8 && st->chunk_inner &&
+                           st->nch > 1 && first_of_block;
+        prm.x_pf_bytes = row_pf ? gm->sh * W * 8 * (int64_t)sizeof(float) : 0;
 
         for (int64_t cb0 = 0; cb0 < st->CBg; cb0 += st->ncbc) {
             const int64_t ncb = st->CBg - cb0 < st->ncbc ? st->CBg - cb0 : st->ncbc;
@@ -831,18 +843,6 @@ static void direct_run(const ck_plan *plan, const direct_state *st, const direct
             prm.w = wch + cb0 * wcbs;
             prm.reverse = R * S == 1 && gm->H == 1 && ncb * c->nbk <= 8 &&
                           direct_reverse_tiles(xc, xcbs, ncb, yimg, ycbs, c->nbk);
-            /* strided 1x1 (every input line half used), several output chunks
-             * per block: the block's first chunk prefetches each tile's input
-             * one input row ahead (the later chunks find it in L2).  Clang, one
-             * process alternating the plans, p25 of 500-600 runs: resnet18.l2.1x1s2
-             * at 1 thread +0.2-1.4% (TSC per chunk: the first chunk 86-88% of
-             * peak -> 90%), 2 threads +-0.2%.  7 tiles ahead in the same row
-             * measured -1.4%, 2 rows ahead +0.6%, the output lines one row
-             * ahead (prefetchw) -1%.  Only for C/g <= 64: with C = 128 (C128
-             * 28x28 K256 stride 2) it measured -0.4..-1%. */
-            const int row_pf = R * S == 1 && (gm->sh > 1 || gm->sw > 1) && st->CBg <= 8 && st->chunk_inner &&
-                               st->nch > 1 && first_of_block;
-            prm.x_pf_bytes = row_pf ? gm->sh * W * 8 * (int64_t)sizeof(float) : 0;
             if (st->seg == DIRECT_SEG_ROWS) {
                 /* row pieces, each cut at the horizontal interior bounds
                  * [qlo, qhi) and split into equal segments */

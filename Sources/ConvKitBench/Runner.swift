@@ -166,10 +166,11 @@ public struct BenchRunner: Sendable {
                     progress: (BenchProgress) -> Void = { _ in },
                     warn: (String) -> Void = { _ in }) throws(BenchError) -> BenchReport {
         let peaks = try measurePeaks()
+        let passes = max(configuration.passes, 1)
         let header = BenchHeader(
             machine: .current(), date: ISO8601DateFormatter().string(from: Date()), suite: suiteName, peaks: peaks,
             threads: configuration.threads, minTime: configuration.minTime, minRuns: configuration.minRuns,
-            quick: configuration.quick, passes: max(configuration.passes, 1))
+            quick: configuration.quick, passes: passes)
         var layers = suite.layers
         if let b = configuration.batch { layers = layers.map { $0.withBatch(b) } }
 
@@ -186,7 +187,6 @@ public struct BenchRunner: Sendable {
             }
         }
 
-        let passes = max(configuration.passes, 1)
         var pooled: [Int: Measured] = [:]  // by item index
         var failed = Set<Int>()
         var data: LayerData?

@@ -313,12 +313,18 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
      * chunks (even output rows), a 4-block chunk runs 2x32 tiles: whole
      * rows of them instead of 3x32 tiles with 2x32 ones at each row end
      * (resnet18.l2.1x1s2 at 1 thread, one process alternating the plans,
-     * 4 quiet runs: 0, +0.2..0.8, +0.2..0.6, +0.2..0.6%). */
+     * 4 quiet runs: 0, +0.2..0.8, +0.2..0.6, +0.2..0.6%).  Only next to
+     * 2x48 chunks: where the parts are all 4-block chunks (l2.1x1s2 at 2
+     * threads: 4,4 a thread), 3x32 tiles beat 2x32 ones (8 accumulators, no
+     * slack over the FMA latency): one process alternating the plans, 5
+     * runs, median 6-31% faster, p25 -1.6..+6%. */
     const int ur2 = st->isa == CK_ISA_AVX2_FMA && R * S == 1 && d->stride_w == 1 && st->CBg <= 8;
+    int has6 = 0;
+    for (int64_t ch = 0; ch < st->nch; ch++) has6 |= st->chunks[ch].nbk == 6;
     for (int64_t ch = 0; ch < st->nch; ch++) {
         direct_chunk *c = &st->chunks[ch];
         c->ur = ur2 && c->nbk == 2 && c->ks->ur_max > 4 ? 4 : c->ks->ur_max;
-        if (wide6 && c->nbk == 4 && plan->out_w % 2 == 0) c->ur = 2;
+        if (has6 && c->nbk == 4 && plan->out_w % 2 == 0) c->ur = 2;
     }
     if (R * S == 1) st->in_px_bytes = st->CBg * 32 * (d->stride_w > 1 ? 2 : 1);
     st->wc = st->CBg == 1 && Cg < 8 ? Cg : 8;

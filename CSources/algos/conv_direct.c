@@ -93,7 +93,7 @@ typedef struct direct_state {
                                          (partial) block -- RGB first layers: 3 rows, not 8 */
     float *w;                         /* packed weights */
     float *bias;                      /* KBt*8, zero-padded, or NULL */
-    char name[48];
+    char name[96];                    /* impl name: "direct/<isa> <tiles>" */
 } direct_state;
 
 /* ---- applicability ------------------------------------------------------ */
@@ -206,6 +206,26 @@ static const ck_direct_ukernel_set *direct_kernels(ck_isa isa, int nbk, int one_
 #ifndef DIRECT_L2_WEIGHT_BYTES
 #define DIRECT_L2_WEIGHT_BYTES (96 * 1024)
 #endif
+
+/* The plan's implementation name: "direct/<isa> " and the distinct
+ * interior tiles (pixels x output channels) of its output chunks in order,
+ * e.g. "direct/avx2_fma 2x48+2x32" (resnet18.l2.1x1s2 at 1 thread), so that
+ * bench reports show which register tiles a layer runs. */
+static void direct_name(direct_state *st) {
+    int len = snprintf(st->name, sizeof st->name, "direct/%s",
+                       st->isa == CK_ISA_AVX2_FMA ? "avx2_fma" : st->isa == CK_ISA_NEON ? "neon" : "scalar");
+    for (int64_t ch = 0; ch < st->nch; ch++) {
+        const direct_chunk *c = &st->chunks[ch];
+        int seen = 0;
+        for (int64_t e = 0; e < ch && !seen; e++) seen = st->chunks[e].ur == c->ur && st->chunks[e].nbk == c->nbk;
+        if (seen) continue;
+        char tile[24];
+        const int tl = snprintf(tile, sizeof tile, "%s%dx%d", ch ? "+" : " ", c->ur, c->nbk * 8);
+        if (len + tl >= (int)sizeof st->name) break;
+        memcpy(st->name + len, tile, (size_t)tl + 1);
+        len += tl;
+    }
+}
 
 static ck_status direct_create(ck_plan *plan, const float *wts, const float *bias) {
     const ck_conv2d_desc *d = &plan->d.conv;
@@ -412,7 +432,7 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
             plan->workspace_size += bytes;
         }
     }
-    snprintf(st->name, sizeof st->name, "direct/%s", st->isa == CK_ISA_AVX2_FMA ? "avx2_fma" : st->isa == CK_ISA_NEON ? "neon" : "scalar");
+    direct_name(st);
     plan->impl_name = st->name;
     return CK_OK;
 }

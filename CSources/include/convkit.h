@@ -202,7 +202,9 @@ ck_status ck_plan_workspace_size(const ck_plan *plan, size_t *bytes);
 /** The algorithm a plan runs (useful after CK_ALGO_AUTO). */
 ck_status ck_plan_algorithm(const ck_plan *plan, ck_algorithm *algo);
 
-/** Implementation name of the plan's kernel, e.g. "direct/avx2_fma". Never NULL. */
+/** Implementation name of the plan's kernel, e.g. "im2col/openblas", or
+ *  "direct/avx2_fma 4x24+6x16" (direct plans list their register tiles,
+ *  pixels x output channels). Never NULL. */
 const char *ck_plan_impl_name(const ck_plan *plan);
 
 /** Threads the plan's execute uses. */

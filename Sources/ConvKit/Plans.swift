@@ -87,7 +87,7 @@ func withOptionalPointer<R>(_ values: [Float]?, _ body: (UnsafePointer<Float>?) 
 ///                                 hasBias: true, activation: .relu)
 /// let plan = try Conv2DPlan(descriptor: desc, weights: weights, bias: bias)
 /// let y = try plan(x)                // 1x16x32x32
-/// print(plan.implementationName)     // e.g. "direct/avx2_fma"
+/// print(plan.implementationName)     // e.g. "direct/avx2_fma 4x24+6x16"
 /// ```
 ///
 /// Thread safety: `Conv2DPlan` is `Sendable` and may be executed from many
@@ -103,7 +103,9 @@ public final class Conv2DPlan: Sendable, CustomStringConvertible {
     public let options: PlanOptions
     /// The algorithm actually used (resolved when `options.algorithm` is `.auto`).
     public let algorithm: Algorithm
-    /// The kernel implementation's name, e.g. `direct/avx2_fma` or `reference`.
+    /// The kernel implementation's name, e.g. `direct/avx2_fma 4x24+6x16` (a
+    /// direct plan lists its register tiles, pixels x output channels) or
+    /// `reference`.
     public let implementationName: String
     /// Workspace bytes each execute call needs (allocated per call by the C core; 0 if none).
     public let workspaceSize: Int

@@ -83,7 +83,7 @@ public struct BenchResult: Sendable, Hashable, Codable {
     public var kind: LayerKind
     /// Algorithm requested (`ck_algorithm_name`; `auto` when ConvKit chose).
     public var algorithm: String
-    /// The plan's kernel (`ck_plan_impl_name`, e.g. `direct/avx2_fma`).
+    /// The plan's kernel (`ck_plan_impl_name`, e.g. `direct/avx2_fma 4x24+6x16`).
     public var impl: String
     /// Layout of input and output (`nchw`, `nhwc`, `nchw8c`).
     public var layout: String

@@ -567,6 +567,43 @@ static void test_tile_order_any_buffer_placement(void) {
     }
 }
 
+/* The plan name lists the interior register tiles of its output chunks.
+ * Pinned for resnet18.l2.1x1s2 on AVX2 (NCHW8c): 6,6,4 blocks at 1 thread
+ * (2x48 tiles, and 2x32 ones next to them), 4,4 a thread at 2 threads,
+ * whose 4-block chunks run 3x32 tiles (2x32 ones there cost 6-31% at the
+ * median). */
+static void test_tile_names(void) {
+    ck_cpu_info info;
+    ck_get_cpu_info(&info);
+    ck_conv2d_desc d = mk(1, 64, 56, 56, 128, 1, 1);
+    d.stride_h = d.stride_w = 2;
+    d.layout = CK_LAYOUT_NCHW8C;
+    float *w = ck_test_alloc(128 * 64);
+    ck_fill_int(w, 128 * 64, -2, 2);
+    static const char *want_avx2[2] = {"direct/avx2_fma 2x48+2x32", "direct/avx2_fma 3x32"};
+    for (int t = 0; t < 2; t++) {
+        ck_plan_options o;
+        memset(&o, 0, sizeof o);
+        o.algorithm = CK_ALGO_DIRECT;
+        o.threads = t + 1;
+        ck_plan *p = NULL;
+        CHECK_OK(ck_conv2d_plan_create(&d, w, NULL, &o, &p));
+        if (!p) continue;
+        const char *name = ck_plan_impl_name(p);
+        if (info.dispatched_isa == CK_ISA_AVX2_FMA)
+            CHECK(strcmp(name, want_avx2[t]) == 0, "resnet18.l2.1x1s2 at %d thread(s): plan name '%s', want '%s'",
+                  t + 1, name, want_avx2[t]);
+        else {
+            char prefix[32];
+            snprintf(prefix, sizeof prefix, "direct/%s ", info.dispatched_isa == CK_ISA_NEON ? "neon" : "scalar");
+            CHECK(strncmp(name, prefix, strlen(prefix)) == 0 && strlen(name) > strlen(prefix) + 2,
+                  "plan name '%s' should be '%s' and the tiles", name, prefix);
+        }
+        ck_plan_destroy(p);
+    }
+    free(w);
+}
+
 int main(void) {
     ck_cpu_info info;
     ck_get_cpu_info(&info);
@@ -581,6 +618,7 @@ int main(void) {
     unsetenv("CONVKIT_DIRECT_TILE3");
     test_edge_strips_respect_workspace_limit();
     test_tile_order_any_buffer_placement();
+    test_tile_names();
     printf("test_direct: %d generated cases\n", g_cases);
     return ck_test_finish("test_direct");
 }

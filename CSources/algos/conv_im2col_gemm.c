@@ -25,11 +25,13 @@
  * (im2col -> the chunk's GEMMs -> its epilogue), NHWC in blocks of output rows.
  * Groups with one output channel (depthwise) use sgemv instead of sgemm.
  *
- * Threading: BLAS is always called outside OpenMP parallel regions with
- * OpenBLAS set to plan->threads; im2col and the epilogue run in OpenMP loops
+ * Threading: OpenMP only.  Each GEMM is split over the plan's threads by
+ * ck_sgemm_mt (a slice of the output per thread, single-threaded BLAS), or,
+ * for groups of small GEMMs, the groups are; OpenBLAS's own pool is never
+ * used (see core/blas_mt.c).  im2col and the epilogue run in OpenMP loops
  * with num_threads(plan->threads) when they are large (>= 2^17 floats) and
  * cheap relative to the GEMM they feed (<= 128 GEMM flops per float), else on
- * the calling thread.  The two thread pools never run at once. */
+ * the calling thread. */
 #include "internal.h"
 #include <math.h>
 #include <stdlib.h>
@@ -364,11 +366,30 @@ static void epilogue_nhwc(const ck_plan *p, float *y, const float *res, int64_t 
 
 /* ---- execute ------------------------------------------------------------ */
 
-/* sgemv for one-output-channel groups: cheaper per call than sgemm.  With
- * more than one thread only where OpenBLAS runs it single-threaded anyway
- * (m*n < 2304*4): a threaded sgemv per group would sync the BLAS pool once
- * per group, where the tiny sgemm stays on one thread. */
-static int use_gemv(int nt, int64_t elems) { return nt == 1 || elems < 2304 * 4; }
+/* A group's GEMM is split over the threads (ck_sgemm_mt) when it is large;
+ * groups of small GEMMs (grouped and depthwise layers) instead run one
+ * group per OpenMP thread at a time, each with single-threaded BLAS. */
+static int groups_in_parallel(int nt, int64_t ng, double gemm_flops) {
+    return nt > 1 && ng > 1 && (ng >= 4 * (int64_t)nt || gemm_flops < 4.0e6);
+}
+
+/* NCHW, group g: Y_g (kg x cols, ldc) = W_g (kg x kred) . B (kred x cols,
+ * ldb); one-output-channel groups as sgemv (y^T = B^T . w). */
+static void gemm_nchw_group(const im2col_state *st, int nt, int64_t g, const float *b, int64_t ldb, int64_t cols,
+                            float *c, int64_t ldc) {
+    const float *a = st->w + g * st->kg * st->kred;
+    if (st->kg == 1) ck_sgemv_mt(nt, 1, st->kred, cols, 1.f, b, ldb, a, 0.f, c, 1);
+    else ck_sgemm_mt(nt, 0, 0, st->kg, cols, st->kred, 1.f, a, st->kred, b, ldb, 0.f, c, ldc);
+}
+
+/* NHWC, group g: Y_g (m x kg, ldc) = A (m x kred, lda) . Wt_g (kred x kg);
+ * one-output-channel groups as sgemv with the output stride ldc. */
+static void gemm_nhwc_group(const im2col_state *st, int nt, int64_t g, int64_t m, const float *a, int64_t lda,
+                            float *c, int64_t ldc) {
+    const float *b = st->w + g * st->kred * st->kg;
+    if (st->kg == 1) ck_sgemv_mt(nt, 0, m, st->kred, 1.f, a, lda, b, 0.f, c, ldc);
+    else ck_sgemm_mt(nt, 0, 0, m, st->kg, st->kred, 1.f, a, lda, b, st->kg, 0.f, c, ldc);
+}
 
 static int blas_int_ok(int64_t v) { return v <= 2147483647; }
 
@@ -387,18 +408,16 @@ static ck_status im2col_execute(const ck_plan *p, const float *x, float *y, cons
     if (!blas_int_ok(biggest) || !blas_int_ok(C * d->r * d->s) || !blas_int_ok(K))
         return ck_fail(CK_ERR_UNSUPPORTED, "im2col: a GEMM dimension exceeds BLAS's 32-bit int");
 
-    ck_blas_set_threads(nt);
-
     if (!st->nhwc) {
         for (int64_t n = 0; n < N; n++) {
             const float *xn = x + n * C * H * W;
             float *yn = y + n * K * PQ;
             const float *rn = res ? res + n * K * PQ : NULL;
             if (st->direct) {
+                const int par = groups_in_parallel(nt, G, 2.0 * (double)kg * (double)PQ * (double)cg);
+#pragma omp parallel for num_threads(nt) if (par) schedule(static)
                 for (int64_t g = 0; g < G; g++)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)kg, (int)PQ, (int)cg, 1.f,
-                                st->w + g * kg * kred, (int)kred, xn + g * cg * PQ, (int)PQ, 0.f, yn + g * kg * PQ,
-                                (int)PQ);
+                    gemm_nchw_group(st, par ? 1 : nt, g, xn + g * cg * PQ, PQ, PQ, yn + g * kg * PQ, PQ);
                 if (epi) epilogue_nchw(p, yn, rn, 0, K, 0, PQ);
                 continue;
             }
@@ -416,16 +435,11 @@ static ck_status im2col_execute(const ck_plan *p, const float *x, float *y, cons
                 for (int64_t g0 = 0; g0 < G; g0 += gchunk) {
                     const int64_t ng = G - g0 < gchunk ? G - g0 : gchunk;
                     im2col_nchw(d, Q, xn, p0, rows, g0 * cg, ng * cg, col, nt);
-                    for (int64_t g = g0; g < g0 + ng; g++) {
-                        const float *cg_col = col + (g - g0) * kred * cols;
-                        float *yg = yn + g * kg * PQ + p0 * Q;
-                        if (kg == 1 && use_gemv(nt, kred * cols)) /* depthwise-style: y^T = col^T . w */
-                            cblas_sgemv(CblasRowMajor, CblasTrans, (int)kred, (int)cols, 1.f, cg_col, (int)cols,
-                                        st->w + g * kred, 1, 0.f, yg, 1);
-                        else
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)kg, (int)cols, (int)kred,
-                                        1.f, st->w + g * kg * kred, (int)kred, cg_col, (int)cols, 0.f, yg, (int)PQ);
-                    }
+                    const int par = groups_in_parallel(nt, ng, 2.0 * (double)kg * (double)cols * (double)kred);
+#pragma omp parallel for num_threads(nt) if (par) schedule(static)
+                    for (int64_t g = g0; g < g0 + ng; g++)
+                        gemm_nchw_group(st, par ? 1 : nt, g, col + (g - g0) * kred * cols, cols, cols,
+                                        yn + g * kg * PQ + p0 * Q, PQ);
                     if (epi) epilogue_nchw(p, yn, rn, g0 * kg, ng * kg, p0 * Q, cols);
                 }
             }
@@ -436,9 +450,9 @@ static ck_status im2col_execute(const ck_plan *p, const float *x, float *y, cons
     /* NHWC */
     if (st->direct) {
         const int64_t M = N * H * W; /* == N*P*Q */
-        for (int64_t g = 0; g < G; g++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)kg, (int)cg, 1.f, x + g * cg, (int)C,
-                        st->w + g * cg * kg, (int)kg, 0.f, y + g * kg, (int)K);
+        const int par = groups_in_parallel(nt, G, 2.0 * (double)M * (double)kg * (double)cg);
+#pragma omp parallel for num_threads(nt) if (par) schedule(static)
+        for (int64_t g = 0; g < G; g++) gemm_nhwc_group(st, par ? 1 : nt, g, M, x + g * cg, C, y + g * kg, K);
         if (epi) epilogue_nhwc(p, y, res, M);
         return CK_OK;
     }
@@ -448,14 +462,9 @@ static ck_status im2col_execute(const ck_plan *p, const float *x, float *y, cons
         const int64_t M = rows * Q;
         im2col_nhwc(d, P, Q, x, t0, rows, col, nt);
         float *yb = y + t0 * Q * K;
-        for (int64_t g = 0; g < G; g++) {
-            if (kg == 1 && use_gemv(nt, M * kred)) /* depthwise-style: one output column per group */
-                cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)M, (int)kred, 1.f, col + g * kred, (int)ld,
-                            st->w + g * kred, 1, 0.f, yb + g, (int)K);
-            else
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)kg, (int)kred, 1.f,
-                            col + g * kred, (int)ld, st->w + g * kred * kg, (int)kg, 0.f, yb + g * kg, (int)K);
-        }
+        const int par = groups_in_parallel(nt, G, 2.0 * (double)M * (double)kg * (double)kred);
+#pragma omp parallel for num_threads(nt) if (par) schedule(static)
+        for (int64_t g = 0; g < G; g++) gemm_nhwc_group(st, par ? 1 : nt, g, M, col + g * kred, ld, yb + g * kg, K);
         if (epi) epilogue_nhwc(p, yb, res ? res + t0 * Q * K : NULL, M);
     }
     return CK_OK;

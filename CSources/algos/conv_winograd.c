@@ -368,10 +368,11 @@ static ck_status execute(const ck_plan *p, const float *x, float *y, const float
             const int64_t nt = total - t0 < TB ? total - t0 : TB;
 #pragma omp parallel for num_threads(T) schedule(static)
             for (int64_t tt = 0; tt < nt; tt++) s->input(g, x, t0 + tt, V + tt * C, vs);
-            ck_blas_set_threads(T);
+            /* the a2 GEMMs spread over the threads, single-threaded BLAS each */
+#pragma omp parallel for num_threads(T) schedule(static)
             for (int xi = 0; xi < a2; xi++)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nt, (int)Kp, (int)C, 1.f, V + xi * vs,
-                            (int)C, s->U + (size_t)xi * (size_t)C * (size_t)Kp, (int)Kp, 0.f, M + xi * ms, (int)Kp);
+                ck_sgemm_mt(1, 0, 0, nt, Kp, C, 1.f, V + xi * vs, C, s->U + (size_t)xi * (size_t)C * (size_t)Kp, Kp,
+                            0.f, M + xi * ms, Kp);
 #pragma omp parallel for num_threads(T) schedule(static)
             for (int64_t tt = 0; tt < nt; tt++) s->output(g, M + tt * Kp, ms, t0 + tt, res, y);
         }

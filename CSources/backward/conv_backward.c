@@ -527,7 +527,7 @@ static ck_status bwd_data_fast(const ck_plan *p, const float *dy, const float *w
         return CK_OK;
     }
     CK_CHECK(bwd_blas_dims_ok(p));
-    ck_blas_set_threads(1);
+    ck_blas_single_thread();
     if (d->layout == CK_LAYOUT_NCHW && st->block_rows > P) {
         /* blocks of nb whole images: col = W_g^T . dyp_g with nb*PQ columns;
          * thread t owns input channels [lo, hi) as below */
@@ -681,7 +681,7 @@ static ck_status bwd_weights_fast(const ck_plan *p, const float *x, const float 
         return CK_OK;
     }
     CK_CHECK(bwd_blas_dims_ok(p));
-    ck_blas_set_threads(1);
+    ck_blas_single_thread();
     if (d->layout == CK_LAYOUT_NCHW && st->block_rows > P) {
         /* blocks of nb whole images: dW_g += dyp_g . col_g^T with nb*PQ
          * columns; thread t owns column-matrix rows [lo, hi) as below */

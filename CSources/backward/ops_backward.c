@@ -168,13 +168,9 @@ ck_status ck_dense_backward(const ck_dense_desc *d, const ck_plan_options *optio
     const int64_t N = d->n, NI = d->in_features, NO = d->out_features;
     if (N > 2147483647 || NI > 2147483647 || NO > 2147483647)
         return ck_fail(CK_ERR_UNSUPPORTED, "dense backward: a GEMM dimension exceeds BLAS's 32-bit int");
-    ck_blas_set_threads(ck_resolve_threads(o.threads));
-    if (dx)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)NI, (int)NO, 1.f, dy, (int)NO, w, (int)NI, 0.f,
-                    dx, (int)NI);
-    if (dw)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)NO, (int)NI, (int)N, 1.f, dy, (int)NO, x, (int)NI, 0.f,
-                    dw, (int)NI);
+    const int nt = ck_resolve_threads(o.threads);
+    if (dx) ck_sgemm_mt(nt, 0, 0, N, NI, NO, 1.f, dy, NO, w, NI, 0.f, dx, NI);
+    if (dw) ck_sgemm_mt(nt, 1, 0, NO, NI, N, 1.f, dy, NO, x, NI, 0.f, dw, NI);
     if (db)
         for (int64_t oo = 0; oo < NO; oo++) {
             double acc = 0.0;

@@ -68,8 +68,24 @@ float ck_activate(ck_activation act, float v);
 
 /** Resolve a requested thread count (0 = all cores). */
 int ck_resolve_threads(int32_t requested);
-/** Set OpenBLAS's thread count (no-op without OpenBLAS). */
-void ck_blas_set_threads(int threads);
+/** Keep OpenBLAS at one thread (process-wide; no-op without OpenBLAS).
+ *  Every BLAS call of the library runs single-threaded, from the calling
+ *  thread or one OpenMP thread: OpenBLAS's own pool never gets work, so it
+ *  never spins next to OpenMP's (see blas_mt.c). */
+void ck_blas_single_thread(void);
+#if defined(CK_HAVE_OPENBLAS) || defined(CK_HAVE_ACCELERATE)
+/** Row-major C = alpha*op(A)*op(B) + beta*C (M x N, reduction K) on up to
+ *  `nt` OpenMP threads, each running a single-threaded BLAS sgemm on a slice
+ *  of C's columns (16-float panels) or rows (8 at a time); one thread below
+ *  ~4 MFLOP or when no slice is wide enough.  Each output element gets the
+ *  whole reduction from one call. */
+void ck_sgemm_mt(int nt, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                 int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+/** Row-major y = alpha*op(A)*x + beta*y (A is M x N; x contiguous) on up to
+ *  `nt` OpenMP threads, each computing a slice of y. */
+void ck_sgemv_mt(int nt, int trans, int64_t M, int64_t N, float alpha, const float *A, int64_t lda, const float *x,
+                 float beta, float *y, int64_t incy);
+#endif
 
 /* ---- plans ------------------------------------------------------------ */
 

@@ -373,13 +373,11 @@ ck_status ck_dense_execute(const ck_plan *p, const float *x, float *y) {
         return CK_OK;
     }
 #if defined(CK_HAVE_OPENBLAS) || defined(CK_HAVE_ACCELERATE)
-    ck_blas_set_threads(p->threads);
     if (d->n == 1) /* batch 1 is a matrix-vector product (bandwidth-bound; gemv streams W once) */
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)d->out_features, (int)d->in_features, 1.0f, p->weights,
-                    (int)d->in_features, x, 1, 0.0f, y, 1);
+        ck_sgemv_mt(p->threads, 0, d->out_features, d->in_features, 1.0f, p->weights, d->in_features, x, 0.0f, y, 1);
     else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)d->n, (int)d->out_features, (int)d->in_features,
-                    1.0f, x, (int)d->in_features, p->weights, (int)d->in_features, 0.0f, y, (int)d->out_features);
+        ck_sgemm_mt(p->threads, 0, 1, d->n, d->out_features, d->in_features, 1.0f, x, d->in_features, p->weights,
+                    d->in_features, 0.0f, y, d->out_features);
     for (int64_t n = 0; n < d->n; n++)
         for (int64_t o = 0; o < d->out_features; o++) {
             float v = y[n * d->out_features + o] + (p->bias ? p->bias[o] : 0.f);

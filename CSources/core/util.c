@@ -5,7 +5,6 @@
 #include <string.h>
 #if defined(CK_HAVE_OPENBLAS)
 #include <cblas.h>
-void openblas_set_num_threads(int);
 char *openblas_get_config(void);
 #endif
 
@@ -188,14 +187,6 @@ int ck_max_threads(void) {
 int ck_resolve_threads(int32_t requested) {
     if (requested <= 0) return ck_max_threads();
     return requested;
-}
-
-void ck_blas_set_threads(int threads) {
-#if defined(CK_HAVE_OPENBLAS)
-    openblas_set_num_threads(threads);
-#else
-    (void)threads;
-#endif
 }
 
 const char *ck_blas_config(void) {

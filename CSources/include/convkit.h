@@ -184,7 +184,10 @@ enum {
 /** Options common to all plans.  Zero-initialised options are valid defaults. */
 typedef struct ck_plan_options {
     ck_algorithm algorithm;   /**< CK_ALGO_AUTO or an explicit algorithm (never silently replaced) */
-    int32_t threads;          /**< threads used by execute; 0 = all cores (ck_max_threads()) */
+    int32_t threads;          /**< OpenMP threads used by execute; 0 = all cores (ck_max_threads()).
+                                   BLAS calls run on these threads too, each single-threaded on a
+                                   slice of the GEMM: ConvKit keeps OpenBLAS at one thread
+                                   (process-wide) and never uses OpenBLAS's own thread pool. */
     uint32_t flags;           /**< CK_PLAN_* */
     size_t workspace_limit;   /**< max workspace bytes; 0 = default (16 MiB); algorithms block to fit */
 } ck_plan_options;

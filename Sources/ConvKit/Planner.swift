@@ -151,26 +151,16 @@ public struct PlannerTimingSettings: Hashable, Codable, Sendable {
     /// The widest trusted spread (p90 / p10 of the winner's runs); wider is
     /// reported and not written to the profile.
     public var maxSpread: Double
-    /// With 2+ threads, the pause (seconds) before timing a candidate whose
-    /// threads come from another runtime than the previously timed one's:
-    /// im2col's GEMM runs on OpenBLAS's threads, the other algorithms on
-    /// OpenMP's.  After a 2-thread plan, an OpenBLAS worker keeps spinning
-    /// ~0.1 s and LLVM libomp's threads ~0.2 s; a candidate timed meanwhile
-    /// shares the cores with them (measured: im2col timed right after direct
-    /// on resnet18.l1.3x3 ran 1.6x slower than after a pause).
-    public var runtimeSwitchPause: Double
 
-    /// Creates settings; the defaults are ≥ 10 runs and ≥ 50 ms, at most 1 s a candidate, 3%, spread 1.5,
-    /// and a 0.25 s pause when the threads' runtime changes.
+    /// Creates settings; the defaults are ≥ 10 runs and ≥ 50 ms, at most 1 s a candidate, 3% and spread 1.5.
     public init(warmupRuns: Int = 1, minRuns: Int = 10, minSeconds: Double = 0.05, maxSecondsPerCandidate: Double = 1,
-                switchThreshold: Double = 0.03, maxSpread: Double = 1.5, runtimeSwitchPause: Double = 0.25) {
+                switchThreshold: Double = 0.03, maxSpread: Double = 1.5) {
         self.warmupRuns = warmupRuns
         self.minRuns = minRuns
         self.minSeconds = minSeconds
         self.maxSecondsPerCandidate = maxSecondsPerCandidate
         self.switchThreshold = switchThreshold
         self.maxSpread = maxSpread
-        self.runtimeSwitchPause = runtimeSwitchPause
     }
 
     /// The default settings.
@@ -427,9 +417,6 @@ public final class Planner: Sendable {
     let timer: any PlannerTimer
     let now: @Sendable () -> Double
     private let memo = Mutex<[ProfileKey: PlannerDecision]>([:])
-    /// Whether the last candidate this planner timed with 2+ threads ran on
-    /// OpenBLAS's threads (im2col) or OpenMP's; nil before the first.
-    private let lastTimedOnBLAS = Mutex<Bool?>(nil)
 
     /// Creates a planner.
     ///
@@ -633,7 +620,6 @@ public final class Planner: Sendable {
             }
             do {
                 let d = try descriptor.withLayout(candidate.layout)
-                pauseIfRuntimeChanges(to: candidate, threads: Self.resolvedThreads(options.threads))
                 let samples = try timer.time(descriptor: d, options: candidate.planOptions(from: options),
                                              settings: configuration.timing)
                 let t = PlannerTiming(candidate: candidate, samples: samples)
@@ -671,19 +657,6 @@ public final class Planner: Sendable {
             decision.persisted = profile != nil
         }
         return decision
-    }
-
-    /// Sleeps `timing.runtimeSwitchPause` before timing `candidate` with 2+
-    /// threads when the previously timed candidate ran on the other thread
-    /// runtime (see `PlannerTimingSettings.runtimeSwitchPause`).
-    private func pauseIfRuntimeChanges(to candidate: PlannerCandidate, threads: Int) {
-        guard threads > 1 else { return }
-        let onBLAS = ConvKitRuntime.usesBLASThreads(candidate.algorithm)
-        let previous = lastTimedOnBLAS.withLock { last -> Bool? in
-            defer { last = onBLAS }
-            return last
-        }
-        if previous != onBLAS { ConvKitRuntime.pause(seconds: configuration.timing.runtimeSwitchPause) }
     }
 
     /// Plans several convolutions under one time budget (a model): the layers

@@ -1,11 +1,4 @@
 import CConvKit
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// The CPU features ConvKit detected (once, at first use) and the instruction
 /// set its kernels dispatch to.
@@ -83,24 +76,6 @@ public enum ConvKitRuntime {
 
     /// The maximum number of OpenMP threads (1 without OpenMP); what `threads: 0` means.
     public static var maxThreads: Int { Int(ck_max_threads()) }
-
-    /// Whether plans of `algorithm` run work on OpenBLAS's threads (im2col's
-    /// GEMM) rather than only on OpenMP's.  Both runtimes keep idle threads
-    /// spinning after a multi-threaded call (an OpenBLAS worker ~0.1 s, LLVM
-    /// libomp's threads ~0.2 s), so timing harnesses pause when this changes
-    /// between two multi-threaded measurements
-    /// (`PlannerTimingSettings.runtimeSwitchPause`).
-    public static func usesBLASThreads(_ algorithm: Algorithm) -> Bool { algorithm == .im2col }
-
-    /// Sleeps `seconds` (at most 10; nothing for 0, negative or non-finite
-    /// values), e.g. to let another runtime's spinning threads park.
-    public static func pause(seconds: Double) {
-        guard seconds > 0, seconds.isFinite else { return }
-        let ns = Int(min(seconds, 10) * 1e9)
-        var request = timespec(tv_sec: ns / 1_000_000_000, tv_nsec: ns % 1_000_000_000)
-        var remaining = timespec()
-        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
-    }
 
     /// Measures the FP32 FMA throughput in GFLOPS on `threads` threads (0 = all
     /// cores) for about `seconds` seconds.

@@ -69,13 +69,6 @@ public struct BenchConfiguration: Sendable, Hashable {
     public var referenceFlopLimit: Double
     /// Output positions checked against the direct dot product.
     public var samplePositions: Int
-    /// With 2+ threads, seconds to pause before an algorithm whose threads
-    /// come from another runtime than the previous one's (im2col: OpenBLAS;
-    /// the others: OpenMP).  After a 2-thread run an OpenBLAS worker keeps
-    /// spinning ~0.1 s and LLVM libomp's threads ~0.2 s, sharing the cores
-    /// with whatever is timed next (im2col timed right after direct measured
-    /// 1.6x slower).  0 with `quick`.
-    public var runtimeSwitchPause: Double
     /// Whether `--quick` settings are in force.
     public var quick: Bool
     /// Rounds over the whole suite (1 = time each item in one stretch).
@@ -101,7 +94,6 @@ public struct BenchConfiguration: Sendable, Hashable {
         self.peakSeconds = quick ? 0.05 : 0.5
         self.referenceFlopLimit = 1.2e8
         self.samplePositions = 256
-        self.runtimeSwitchPause = quick ? 0 : 0.25
         self.passes = 1
     }
 }
@@ -190,20 +182,11 @@ public struct BenchRunner: Sendable {
         var pooled: [Int: Measured] = [:]  // by item index
         var failed = Set<Int>()
         var data: LayerData?
-        var lastOnBLAS: Bool?
         for pass in 1...passes {
             for (i, item) in items.enumerated() where !failed.contains(i) {
                 progress(BenchProgress(index: i + 1, total: items.count, layer: item.layer.name,
                                        algorithm: String(cString: ck_algorithm_name(item.algorithm)),
                                        threads: item.threads, pass: pass, passes: passes))
-                if item.threads > 1 {
-                    let algorithm = Algorithm(rawValue: String(cString: ck_algorithm_name(item.algorithm))) ?? .auto
-                    let onBLAS = ConvKitRuntime.usesBLASThreads(algorithm)
-                    if let last = lastOnBLAS, last != onBLAS {
-                        ConvKitRuntime.pause(seconds: configuration.runtimeSwitchPause)
-                    }
-                    lastOnBLAS = onBLAS
-                }
                 if data?.layer != item.layer { data = LayerData(layer: item.layer) }
                 guard let d = data else { continue }
                 switch measure(item, data: d, peak: header.peak(threads: item.threads) ?? 0, passes: passes) {

@@ -277,28 +277,6 @@ private func sampleReport() -> BenchReport {
         #expect(a.result.planMs == 0.5)
     }
 
-    /// With 2 threads, a switch between im2col (OpenBLAS's threads) and an
-    /// OpenMP algorithm waits `runtimeSwitchPause`; 1-thread runs never do.
-    @Test func runtimeSwitchPauses() throws {
-        let suite = try BenchSuite.parse("conv\ttiny\t1\t8\t10\t10\t8\t3\t3\t1\t1\t1\n")
-        let clock = ContinuousClock()
-        for threads in [1, 2] {
-            var config = BenchConfiguration(threads: [threads], algorithms: .named(["direct", "im2col", "direct"]),
-                                            quick: true)
-            config.peakSeconds = 0
-            config.runtimeSwitchPause = 0.4
-            let start = clock.now
-            let report = try BenchRunner(configuration: config).run(suite: suite)
-            let elapsed = clock.now - start
-            #expect(report.results.count == 3)
-            if threads == 2 {
-                #expect(elapsed >= .milliseconds(790))  // direct -> im2col -> direct: two switches
-            } else {
-                #expect(elapsed < .milliseconds(400))
-            }
-        }
-    }
-
     @Test func unknownAlgorithmOnPoolingIsSkippedNotFatal() throws {
         let suite = try BenchSuite.parse("avgpool\tgap\t1\t8\t4\t4\t8\t4\t4\t1\t0\t8\n")
         var config = BenchConfiguration(threads: [1], algorithms: .named(["im2col"]), quick: true)

@@ -155,48 +155,6 @@ struct PlannerTests {
         #expect(!t2.calls.withLock { $0 }.contains { $0.isWinograd })
     }
 
-    @Test("With 2+ threads, timing pauses when the threads' runtime changes (OpenBLAS for im2col, OpenMP otherwise)")
-    func runtimeSwitchPause() throws {
-        /// Records when each candidate was timed (monotonic seconds).
-        final class StampTimer: PlannerTimer {
-            let stamps = Mutex<[(Algorithm, Double)]>([])
-            func time(descriptor: Conv2DDescriptor, options: PlanOptions, settings: PlannerTimingSettings) throws
-                -> [Double] {
-                stamps.withLock { $0.append((options.algorithm, Planner.monotonicSeconds())) }
-                return [options.algorithm == .direct ? 1e-3 : 2e-3]
-            }
-        }
-        let d = try conv(64, 56, 64)  // candidates: winograd-f4 (estimate, timed first), -f2, direct, im2col
-        let pause = 0.3
-        for threads in [1, 2] {
-            let timer = StampTimer()
-            var timing = PlannerTimingSettings()
-            timing.runtimeSwitchPause = pause
-            let planner = Planner(configuration: PlannerConfiguration(mode: .measure, timing: timing), timer: timer)
-            let start = Planner.monotonicSeconds()
-            _ = try planner.decide(d, options: PlanOptions(threads: threads))
-            let stamps = timer.stamps.withLock { $0 }
-            #expect(stamps.count == 4)
-            guard let i = stamps.firstIndex(where: { $0.0 == .im2col }) else {
-                Issue.record("im2col was not timed")
-                continue
-            }
-            if threads == 1 {
-                // one thread: no worker threads spin, so never a pause
-                #expect(Planner.monotonicSeconds() - start < pause)
-            } else {
-                // the first candidate (no previous one) and im2col after an OpenMP one wait;
-                // OpenMP candidates after OpenMP ones do not
-                #expect(stamps[0].1 - start >= pause * 0.99)
-                if i > 0 { #expect(stamps[i].1 - stamps[i - 1].1 >= pause * 0.99) }
-                if i + 1 < stamps.count { #expect(stamps[i + 1].1 - stamps[i].1 >= pause * 0.99) }
-                let gapsAmongOpenMP = stamps.indices.dropFirst().filter { $0 != i && $0 != i + 1 }
-                    .map { stamps[$0].1 - stamps[$0 - 1].1 }
-                #expect(gapsAmongOpenMP.allSatisfy { $0 < pause })
-            }
-        }
-    }
-
     @Test("A candidate must be more than 3% faster to replace the estimate")
     func threePercentRule() throws {
         let d = try conv(64, 56, 64)  // estimate: winograd-f4

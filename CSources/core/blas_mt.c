@@ -24,8 +24,10 @@ int openblas_get_num_threads(void);
 #if defined(CK_BLAS_MT)
 
 /* GEMMs below this many flops run on the calling thread (a parallel region
- * costs a few microseconds). */
+ * costs a few microseconds); matrix-vector products, which stream their
+ * matrix once (~2 flops per 4 bytes), from 1 MB of matrix on. */
 #define CK_BLAS_MT_MIN_FLOPS 4.0e6
+#define CK_BLAS_MT_MIN_GEMV_FLOPS 5.0e5
 
 void ck_blas_single_thread(void) {
 #if defined(CK_HAVE_OPENBLAS)
@@ -85,7 +87,7 @@ void ck_sgemv_mt(int nt, int trans, int64_t M, int64_t N, float alpha, const flo
     ck_blas_single_thread();
     const int64_t nout = trans ? N : M; /* y's length */
     const double flops = 2.0 * (double)M * (double)N;
-    int T = nt > 1 && flops >= CK_BLAS_MT_MIN_FLOPS && nout >= 64 * (int64_t)nt ? nt : 1;
+    int T = nt > 1 && flops >= CK_BLAS_MT_MIN_GEMV_FLOPS && nout >= 64 * (int64_t)nt ? nt : 1;
     const enum CBLAS_TRANSPOSE tr = trans ? CblasTrans : CblasNoTrans;
     if (T == 1) {
         cblas_sgemv(CblasRowMajor, tr, (int)M, (int)N, alpha, A, (int)lda, x, 1, beta, y, (int)incy);

@@ -82,7 +82,8 @@ void ck_blas_single_thread(void);
 void ck_sgemm_mt(int nt, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                  int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 /** Row-major y = alpha*op(A)*x + beta*y (A is M x N; x contiguous) on up to
- *  `nt` OpenMP threads, each computing a slice of y. */
+ *  `nt` OpenMP threads, each computing a slice of y (one thread below
+ *  ~0.5 MFLOP, i.e. 1 MB of A, or for fewer than 64 outputs a thread). */
 void ck_sgemv_mt(int nt, int trans, int64_t M, int64_t N, float alpha, const float *A, int64_t lda, const float *x,
                  float beta, float *y, int64_t incy);
 #endif

@@ -132,7 +132,7 @@ int main(void) {
         for (int nt = 1; nt <= 3; nt++)
             for (int t = 0; t < 4; t++) check_gemm(nt, t & 1, t >> 1, big[i][0], big[i][1], big[i][2], t);
     /* 2. sgemv */
-    const int64_t gv[][2] = {{3, 5}, {700, 3001}, {2999, 1500}, {1, 4100}, {4100, 1}};
+    const int64_t gv[][2] = {{3, 5}, {300, 1000}, {700, 3001}, {2999, 1500}, {1, 4100}, {4100, 1}};
     for (size_t i = 0; i < sizeof gv / sizeof gv[0]; i++)
         for (int nt = 1; nt <= 2; nt++)
             for (int trans = 0; trans <= 1; trans++) check_gemv(nt, trans, gv[i][0], gv[i][1], trans ? 1 : 3);

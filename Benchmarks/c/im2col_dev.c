@@ -7,8 +7,10 @@
  *       bias loop (OpenBLAS at the thread count, no OpenMP);
  *   (b) ConvKit's im2col plan (bias on, NCHW; --nhwc adds an NHWC column)
  * at 1 and 2 threads, medians of >= 15 runs (and >= 0.3 s) after warm-up, the two
- * interleaved run by run so that load from other processes hits both alike, and
- * prints GFLOPS = 2*N*K*(C/g)*R*S*P*Q / t and the ratio (b)/(a).
+ * alternating in 3 rounds so that load from other processes hits both alike
+ * (rounds, not single runs, with a 0.25 s pause between them: the baseline's
+ * threads are OpenBLAS's and ConvKit's are OpenMP's, and each pool keeps
+ * spinning for a while after a multi-threaded call), and prints GFLOPS = 2*N*K*(C/g)*R*S*P*Q / t and the ratio (b)/(a).
  *
  * usage: im2col_dev [--suite FILE] [--layers SUBSTRING] [--threads 1,2] [--nhwc] */
 #define _POSIX_C_SOURCE 200809L
@@ -40,6 +42,7 @@ typedef struct layer {
 
 typedef struct baseline {
     const layer *L;
+    int threads; /* OpenBLAS's thread count for the baseline's sgemm */
     int64_t P, Q;
     const float *x, *w, *b;
     float *y, *col;
@@ -47,6 +50,7 @@ typedef struct baseline {
 
 static void baseline_run(const baseline *B) {
     const layer *L = B->L;
+    openblas_set_num_threads(B->threads); /* ConvKit keeps OpenBLAS at one thread */
     const int64_t G = L->groups, cg = L->c / G, kg = L->k / G, kred = cg * L->r * L->s, P = B->P, Q = B->Q,
                   PQ = P * Q;
     for (int64_t n = 0; n < L->n; n++) {
@@ -75,27 +79,41 @@ static void baseline_run(const baseline *B) {
     }
 }
 
-/* Median seconds of fa(a) and fb(b), interleaved run by run (so load from
- * other processes hits both alike), >= MIN_RUNS runs each and >= 0.3 s, after
- * 2 warm-ups each. */
+static void pause_s(double s) {
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0) {}
+}
+
+/* Runs f(a) after 2 warm-ups for >= MIN_RUNS / ROUNDS runs and >= 0.1 s,
+ * appending the times to x[*n]. */
 #define MIN_RUNS 15
-static void time_pair(void (*fa)(void *), void *a, void (*fb)(void *), void *b, double *ta, double *tb) {
-    fa(a); fb(b); fa(a); fb(b);
-    static double xa[2000], xb[2000];
-    int n = 0;
+#define ROUNDS 3
+#define MAX_SAMPLES 2000
+static void time_round(void (*f)(void *), void *a, double *x, int *n) {
+    f(a); f(a);
     const double start = now();
-    while (n < 2000 && (n < MIN_RUNS || now() - start < 0.3)) {
-        double t0 = now();
-        fa(a);
-        xa[n] = now() - t0;
-        t0 = now();
-        fb(b);
-        xb[n++] = now() - t0;
+    for (int k = 0; *n < MAX_SAMPLES && (k < MIN_RUNS / ROUNDS || now() - start < 0.1); k++) {
+        const double t0 = now();
+        f(a);
+        x[(*n)++] = now() - t0;
     }
-    qsort(xa, (size_t)n, sizeof xa[0], cmp_double);
-    qsort(xb, (size_t)n, sizeof xb[0], cmp_double);
-    *ta = xa[n / 2];
-    *tb = xb[n / 2];
+}
+
+/* Median seconds of fa(a) and fb(b): ROUNDS alternating rounds of each, a
+ * 0.25 s pause before every round (the other runtime's threads park). */
+static void time_pair(void (*fa)(void *), void *a, void (*fb)(void *), void *b, double *ta, double *tb) {
+    static double xa[MAX_SAMPLES], xb[MAX_SAMPLES];
+    int na = 0, nb = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        pause_s(0.25);
+        time_round(fa, a, xa, &na);
+        pause_s(0.25);
+        time_round(fb, b, xb, &nb);
+    }
+    qsort(xa, (size_t)na, sizeof xa[0], cmp_double);
+    qsort(xb, (size_t)nb, sizeof xb[0], cmp_double);
+    *ta = xa[na / 2];
+    *tb = xb[nb / 2];
 }
 
 static void baseline_fn(void *a) { baseline_run(a); }
@@ -210,10 +228,9 @@ int main(int argc, char **argv) {
             for (int64_t j = 0; j < L->k; j++) b[j] = (float)((double)rand() / RAND_MAX) - 0.5f;
             (void)kg;
             const double flops = 2.0 * (double)(L->n * L->k * cg * L->r * L->s) * (double)(P * Q);
-            openblas_set_num_threads(threads[t]);
             float *ybase = malloc((size_t)yn * 4);
             if (!ybase) return 3;
-            baseline B = {L, P, Q, x, w, b, ybase, col};
+            baseline B = {L, threads[t], P, Q, x, w, b, ybase, col};
             size_t ws = 0;
             double tb, tc;
             time_layer(&B, threads[t], CK_LAYOUT_NCHW, x, y, &tb, &tc, &ws);

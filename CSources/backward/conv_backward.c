@@ -491,18 +491,6 @@ static int gemm_threads(int nt, double flops, int64_t parts) {
     return nt;
 }
 
-/* Part t of T of [0, n): [*lo, *hi), boundaries on multiples of `align`
- * when every part still gets at least one multiple. */
-static void split_range(int64_t n, int T, int t, int64_t align, int64_t *lo, int64_t *hi) {
-    if (align > 1 && n >= align * T) {
-        *lo = t == 0 ? 0 : (n * t / T) / align * align;
-        *hi = t == T - 1 ? n : (n * (t + 1) / T) / align * align;
-    } else {
-        *lo = n * t / T;
-        *hi = n * (t + 1) / T;
-    }
-}
-
 /* dy images [n0, n0 + m) (each K x PQ) side by side: dyp[k][j*PQ + i] = dy[n0 + j][k][i]. */
 static void pack_dy(const float *dy, float *dyp, int64_t n0, int64_t m, int64_t K, int64_t PQ, int nt) {
     nt = par_threads(nt, m * K * PQ);
@@ -540,7 +528,7 @@ static ck_status bwd_data_fast(const ck_plan *p, const float *dy, const float *w
 #pragma omp parallel for num_threads(T) if (T > 1) schedule(static, 1)
             for (int t = 0; t < T; t++) {
                 int64_t lo, hi;
-                split_range(cg, T, t, 1, &lo, &hi);
+                ck_split_range(cg, T, t, 1, &lo, &hi);
                 if (lo == hi) continue;
                 for (int64_t g = 0; g < G; g++) {
                     for (int64_t j = 0; j < m; j++)
@@ -564,7 +552,7 @@ static ck_status bwd_data_fast(const ck_plan *p, const float *dy, const float *w
 #pragma omp parallel for num_threads(T) if (T > 1) schedule(static, 1)
         for (int t = 0; t < T; t++) {
             int64_t lo, hi;
-            split_range(cg, T, t, 1, &lo, &hi);
+            ck_split_range(cg, T, t, 1, &lo, &hi);
             if (lo == hi) continue;
             for (int64_t n = 0; n < N; n++) {
                 const float *dyn = dy + n * K * PQ;
@@ -602,7 +590,7 @@ static ck_status bwd_data_fast(const ck_plan *p, const float *dy, const float *w
 #pragma omp parallel for num_threads(T) if (T > 1) schedule(static, 1)
         for (int t = 0; t < T; t++) {
             int64_t lo, hi;
-            split_range(M, T, t, 1, &lo, &hi);
+            ck_split_range(M, T, t, 1, &lo, &hi);
             if (lo == hi) continue;
             for (int64_t g = 0; g < G; g++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(hi - lo), (int)cg, (int)kg, 1.f,
@@ -621,7 +609,7 @@ static ck_status bwd_data_fast(const ck_plan *p, const float *dy, const float *w
 #pragma omp parallel for num_threads(T) if (T > 1) schedule(static, 1)
         for (int t = 0; t < T; t++) {
             int64_t lo, hi;
-            split_range(M, T, t, 1, &lo, &hi);
+            ck_split_range(M, T, t, 1, &lo, &hi);
             if (lo == hi) continue;
             for (int64_t g = 0; g < G; g++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(hi - lo), (int)kred, (int)kg, 1.f,
@@ -695,7 +683,7 @@ static ck_status bwd_weights_fast(const ck_plan *p, const float *x, const float 
 #pragma omp parallel for num_threads(T) if (T > 1) schedule(static, 1)
             for (int t = 0; t < T; t++) {
                 int64_t lo, hi;
-                split_range(kred, T, t, 16, &lo, &hi);
+                ck_split_range(kred, T, t, 16, &lo, &hi);
                 if (lo == hi) continue;
                 for (int64_t g = 0; g < G; g++) {
                     for (int64_t j = 0; j < m; j++)
@@ -717,7 +705,7 @@ static ck_status bwd_weights_fast(const ck_plan *p, const float *x, const float 
 #pragma omp parallel for num_threads(T) if (T > 1) schedule(static, 1)
         for (int t = 0; t < T; t++) {
             int64_t lo, hi;
-            split_range(kred, T, t, 16, &lo, &hi);
+            ck_split_range(kred, T, t, 16, &lo, &hi);
             if (lo == hi) continue;
             for (int64_t n = 0; n < N; n++) {
                 const float *xn = x + n * C * H * W, *dyn = dy + n * K * PQ;
@@ -751,7 +739,7 @@ static ck_status bwd_weights_fast(const ck_plan *p, const float *x, const float 
 #pragma omp parallel for num_threads(T) if (T > 1) schedule(static, 1)
         for (int t = 0; t < T; t++) {
             int64_t lo, hi;
-            split_range(cg, T, t, 16, &lo, &hi);
+            ck_split_range(cg, T, t, 16, &lo, &hi);
             if (lo == hi) continue;
             for (int64_t g = 0; g < G; g++)
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kg, (int)(hi - lo), (int)M, 1.f,
@@ -767,7 +755,7 @@ static ck_status bwd_weights_fast(const ck_plan *p, const float *x, const float 
 #pragma omp parallel for num_threads(T) if (T > 1) schedule(static, 1)
             for (int t = 0; t < T; t++) {
                 int64_t lo, hi;
-                split_range(kred, T, t, 16, &lo, &hi);
+                ck_split_range(kred, T, t, 16, &lo, &hi);
                 if (lo == hi) continue;
                 for (int64_t g = 0; g < G; g++)
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kg, (int)(hi - lo), (int)M, 1.f,

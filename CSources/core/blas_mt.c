@@ -7,8 +7,9 @@
  * ~70 us right after a 2-thread im2col one measured 1.7-2.2x slower.  So
  * OpenBLAS is kept at one thread and never gets work for its pool; the
  * GEMMs are split here into one slice of the output per OpenMP thread, each
- * computed by a single-threaded BLAS call with the whole reduction (so the
- * results do not depend on the thread count either). */
+ * computed by a single-threaded BLAS call with the whole reduction.  (Results
+ * can still differ in the last bits between thread counts: OpenBLAS computes
+ * a narrower slice's edge columns with other kernels.) */
 #include "internal.h"
 
 #if defined(CK_HAVE_OPENBLAS)
@@ -37,15 +38,6 @@ void ck_blas_single_thread(void) {
 #endif
 }
 
-/* Part t of T of [0, n) with inner boundaries on multiples of `align`. */
-static void ck_blas_part(int64_t n, int T, int t, int64_t align, int64_t *lo, int64_t *hi) {
-    const int64_t units = (n + align - 1) / align;
-    *lo = units * t / T * align;
-    *hi = t == T - 1 ? n : units * (t + 1) / T * align;
-    if (*lo > n) *lo = n;
-    if (*hi > n) *hi = n;
-}
-
 void ck_sgemm_mt(int nt, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                  int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
     ck_blas_single_thread();
@@ -55,12 +47,8 @@ void ck_sgemm_mt(int nt, int trans_a, int trans_b, int64_t M, int64_t N, int64_t
      * them, else the rows (8 at a time): each slice must stay wide enough
      * for the BLAS kernel's register tile */
     int T = nt > 1 && flops >= CK_BLAS_MT_MIN_FLOPS ? nt : 1;
-    int by_cols = 1;
-    if (T > 1) {
-        if (N >= 64 * (int64_t)T && (N >= M || M < 16 * (int64_t)T)) by_cols = 1;
-        else if (M >= 16 * (int64_t)T) by_cols = 0;
-        else T = 1;
-    }
+    const int by_cols = N >= 64 * (int64_t)T && (N >= M || M < 16 * (int64_t)T);
+    if (!by_cols && M < 16 * (int64_t)T) T = 1;
     if (T == 1) {
         cblas_sgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
         return;
@@ -69,12 +57,12 @@ void ck_sgemm_mt(int nt, int trans_a, int trans_b, int64_t M, int64_t N, int64_t
     for (int t = 0; t < T; t++) {
         int64_t lo, hi;
         if (by_cols) {
-            ck_blas_part(N, T, t, 16, &lo, &hi);
+            ck_split_range(N, T, t, 16, &lo, &hi);
             if (lo < hi)
                 cblas_sgemm(CblasRowMajor, ta, tb, (int)M, (int)(hi - lo), (int)K, alpha, A, (int)lda,
                             trans_b ? B + lo * ldb : B + lo, (int)ldb, beta, C + lo, (int)ldc);
         } else {
-            ck_blas_part(M, T, t, 8, &lo, &hi);
+            ck_split_range(M, T, t, 8, &lo, &hi);
             if (lo < hi)
                 cblas_sgemm(CblasRowMajor, ta, tb, (int)(hi - lo), (int)N, (int)K, alpha,
                             trans_a ? A + lo : A + lo * lda, (int)lda, B, (int)ldb, beta, C + lo * ldc, (int)ldc);
@@ -96,7 +84,7 @@ void ck_sgemv_mt(int nt, int trans, int64_t M, int64_t N, float alpha, const flo
 #pragma omp parallel for num_threads(T) schedule(static, 1)
     for (int t = 0; t < T; t++) {
         int64_t lo, hi;
-        ck_blas_part(nout, T, t, 16, &lo, &hi);
+        ck_split_range(nout, T, t, 16, &lo, &hi);
         if (lo >= hi) continue;
         if (trans) /* y[lo:hi) = A[:, lo:hi)^T x */
             cblas_sgemv(CblasRowMajor, CblasTrans, (int)M, (int)(hi - lo), alpha, A + lo, (int)lda, x, 1, beta,

@@ -68,6 +68,9 @@ float ck_activate(ck_activation act, float v);
 
 /** Resolve a requested thread count (0 = all cores). */
 int ck_resolve_threads(int32_t requested);
+/** Part t of T of [0, n): [*lo, *hi), boundaries on multiples of `align`
+ *  when every part still gets at least one multiple. */
+void ck_split_range(int64_t n, int T, int t, int64_t align, int64_t *lo, int64_t *hi);
 /** Keep OpenBLAS at one thread (process-wide; no-op without OpenBLAS).
  *  Every BLAS call of the library runs single-threaded, from the calling
  *  thread or one OpenMP thread: OpenBLAS's own pool never gets work, so it

@@ -189,6 +189,16 @@ int ck_resolve_threads(int32_t requested) {
     return requested;
 }
 
+void ck_split_range(int64_t n, int T, int t, int64_t align, int64_t *lo, int64_t *hi) {
+    if (align > 1 && n >= align * T) {
+        *lo = t == 0 ? 0 : (n * t / T) / align * align;
+        *hi = t == T - 1 ? n : (n * (t + 1) / T) / align * align;
+    } else {
+        *lo = n * t / T;
+        *hi = n * (t + 1) / T;
+    }
+}
+
 const char *ck_blas_config(void) {
 #if defined(CK_HAVE_OPENBLAS)
     const char *c = openblas_get_config();

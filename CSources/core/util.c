@@ -5,6 +5,8 @@
 #include <string.h>
 #if defined(CK_HAVE_OPENBLAS)
 #include <cblas.h>
+#include <pthread.h>
+#include <stdio.h>
 char *openblas_get_config(void);
 #endif
 
@@ -199,10 +201,23 @@ void ck_split_range(int64_t n, int T, int t, int64_t align, int64_t *lo, int64_t
     }
 }
 
+#if defined(CK_HAVE_OPENBLAS)
+/* openblas_get_config() rebuilds its string in one static buffer on every
+ * call, so concurrent callers can read it half-written (two threads saving
+ * profiles at once compared a torn copy against the file's header and
+ * dropped the file's entries as another machine's).  It is copied once. */
+static char ck_blas_config_str[256];
+static pthread_once_t ck_blas_config_once = PTHREAD_ONCE_INIT;
+static void ck_blas_config_init(void) {
+    const char *c = openblas_get_config();
+    snprintf(ck_blas_config_str, sizeof ck_blas_config_str, "%s", c ? c : "");
+}
+#endif
+
 const char *ck_blas_config(void) {
 #if defined(CK_HAVE_OPENBLAS)
-    const char *c = openblas_get_config();
-    return c ? c : "";
+    pthread_once(&ck_blas_config_once, ck_blas_config_init);
+    return ck_blas_config_str;
 #elif defined(CK_HAVE_ACCELERATE)
     return "Accelerate";
 #else

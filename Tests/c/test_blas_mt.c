@@ -6,10 +6,17 @@
  *   2. ck_sgemv_mt: both orientations, strided y, split and unsplit;
  *   3. OpenBLAS's own thread count is 1 afterwards: the library never hands
  *      work to OpenBLAS's pool, whose idle threads would otherwise spin next
- *      to OpenMP's.
+ *      to OpenMP's;
+ *   4. ck_blas_config() reads the same from concurrent threads (OpenBLAS's
+ *      openblas_get_config rewrites one static buffer on every call: two
+ *      threads calling it 200000 times each read 139917 torn copies, and a
+ *      torn copy in a profile header made concurrent profile writers drop
+ *      each other's entries).
  * In a build without BLAS the functions do not exist and the program says so. */
+#define _POSIX_C_SOURCE 200809L
 #include "internal.h"
 #include "testutil.h"
+#include <pthread.h>
 
 /* weak: absent from builds without BLAS */
 extern void ck_sgemm_mt(int nt, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
@@ -110,7 +117,31 @@ static void check_gemv(int nt, int trans, int64_t M, int64_t N, int incy) {
     free(A); free(x); free(y); free(y0);
 }
 
+static const char *g_config;
+static void *config_reader(void *arg) {
+    int *torn = arg;
+    for (int i = 0; i < 100000; i++) {
+        char copy[256];
+        snprintf(copy, sizeof copy, "%s", ck_blas_config());
+        if (strcmp(copy, g_config) != 0) (*torn)++;
+    }
+    return NULL;
+}
+
+static void check_config_concurrent(void) {
+    static char first[256];
+    snprintf(first, sizeof first, "%s", ck_blas_config());
+    g_config = first;
+    pthread_t th[2];
+    int torn[2] = {0, 0};
+    for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, config_reader, &torn[i]);
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    CHECK(torn[0] + torn[1] == 0, "ck_blas_config() read differently %d times out of 200000 from two threads ('%s')",
+          torn[0] + torn[1], first);
+}
+
 int main(void) {
+    check_config_concurrent();
     ck_blas_single_thread(); /* a strong reference: links blas_mt.o, so the weak ones resolve when it has them */
     if (!ck_sgemm_mt || !ck_sgemv_mt) {
         printf("test_blas_mt: this build has no BLAS; nothing to test\n");

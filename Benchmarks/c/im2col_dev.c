@@ -10,7 +10,8 @@
  * alternating in 3 rounds so that load from other processes hits both alike
  * (rounds, not single runs, with a 0.25 s pause between them: the baseline's
  * threads are OpenBLAS's and ConvKit's are OpenMP's, and each pool keeps
- * spinning for a while after a multi-threaded call), and prints GFLOPS = 2*N*K*(C/g)*R*S*P*Q / t and the ratio (b)/(a).
+ * spinning for a while after a multi-threaded call), and prints
+ * GFLOPS = 2*N*K*(C/g)*R*S*P*Q / t and the ratio (b)/(a).
  *
  * usage: im2col_dev [--suite FILE] [--layers SUBSTRING] [--threads 1,2] [--nhwc] */
 #define _POSIX_C_SOURCE 200809L

@@ -373,7 +373,8 @@ static void epilogue_nhwc(const ck_plan *p, float *y, const float *res, int64_t 
  * as NCHW im2col comes in chunks of two 56-KFLOP groups, and a region per
  * chunk made it 1.8x slower at 2 threads). */
 static int groups_in_parallel(int nt, int64_t ng, double gemm_flops) {
-    return nt > 1 && ng > 1 && (double)ng * gemm_flops >= 4.0e6 && (ng >= 4 * (int64_t)nt || gemm_flops < 4.0e6);
+    return nt > 1 && ng > 1 && (double)ng * gemm_flops >= CK_BLAS_MT_MIN_FLOPS &&
+           (ng >= 4 * (int64_t)nt || gemm_flops < CK_BLAS_MT_MIN_FLOPS);
 }
 
 /* NCHW, group g: Y_g (kg x cols, ldc) = W_g (kg x kred) . B (kred x cols,

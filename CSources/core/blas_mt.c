@@ -24,10 +24,8 @@ int openblas_get_num_threads(void);
 
 #if defined(CK_BLAS_MT)
 
-/* GEMMs below this many flops run on the calling thread (a parallel region
- * costs a few microseconds); matrix-vector products, which stream their
- * matrix once (~2 flops per 4 bytes), from 1 MB of matrix on. */
-#define CK_BLAS_MT_MIN_FLOPS 4.0e6
+/* Matrix-vector products, which stream their matrix once (~2 flops per 4
+ * bytes), are split from 1 MB of matrix on (GEMMs: CK_BLAS_MT_MIN_FLOPS). */
 #define CK_BLAS_MT_MIN_GEMV_FLOPS 5.0e5
 
 void ck_blas_single_thread(void) {

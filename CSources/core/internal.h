@@ -76,6 +76,10 @@ void ck_split_range(int64_t n, int T, int t, int64_t align, int64_t *lo, int64_t
  *  thread or one OpenMP thread: OpenBLAS's own pool never gets work, so it
  *  never spins next to OpenMP's (see blas_mt.c). */
 void ck_blas_single_thread(void);
+/** Flops below which a GEMM is not worth a parallel region (a region costs a
+ *  few microseconds): ck_sgemm_mt runs it on the calling thread, and im2col
+ *  spreads groups over the threads only when together they reach it. */
+#define CK_BLAS_MT_MIN_FLOPS 4.0e6
 #if defined(CK_HAVE_OPENBLAS) || defined(CK_HAVE_ACCELERATE)
 /** Row-major C = alpha*op(A)*op(B) + beta*C (M x N, reduction K) on up to
  *  `nt` OpenMP threads, each running a single-threaded BLAS sgemm on a slice

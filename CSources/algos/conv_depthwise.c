@@ -8,6 +8,7 @@
  * multiplier-1 kernels run on it — one extra memory pass, the convolution
  * itself stays vectorised across output channels. */
 #include "internal.h"
+#include "steal.h"
 #include "../kernels/chanvec_kernels.h"
 #include <stdlib.h>
 #include <string.h>
@@ -139,9 +140,34 @@ static void dw_run_blocked(const ck_plan *p, ck_layout layout, const float *x, f
     int64_t chunks = tasks >= 4 * nt ? 1 : (4 * nt + tasks - 1) / tasks;
     if (chunks > P) chunks = P;
     const int post_act = !ck_chanvec_act_in_kernel(d->activation);
-#pragma omp parallel for collapse(2) num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t t = 0; t < tasks; t++)
-        for (int64_t ch = 0; ch < chunks; ch++) {
+    /* items (image x channel block, row chunk): each thread starts on an
+     * equal consecutive share and then takes the items left in the others'
+     * (work stealing, core/steal.h), so a core slowed by another tenant, or
+     * a thread that woke late, does not hold up the call.  Clang, one
+     * process alternating the two schedules, 2 threads, NCHW8c, 3x3, p25 of
+     * 100 runs: C32 112x112 94 -> 72 us, C96 56x56 79 -> 64 us, C960 7x7
+     * the same.  With 2^31 items or more the shares stay static. */
+    const int64_t nitems = tasks * chunks;
+    const int R = ck_steal_nranges(nt);
+    const int steal = ck_steal_fits(nitems);
+    ck_steal_range ranges[CK_STEAL_MAX_RANGES];
+    if (steal) ck_steal_split(ranges, R, nitems);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int tid = 0, nth = 1, cur = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+        nth = omp_get_num_threads();
+#endif
+        const int64_t hi = nitems * (tid + 1) / nth;
+        for (int64_t item = nitems * tid / nth;; item++) {
+            if (steal) {
+                item = ck_steal_next(ranges, R, tid, &cur);
+                if (item < 0) break;
+            } else if (item >= hi) {
+                break;
+            }
+            const int64_t t = item / chunks, ch = item % chunks;
             const int64_t n = t / cb, b = t % cb;
             const int64_t p0 = P * ch / chunks, p1 = P * (ch + 1) / chunks;
             ck_chanvec_geom g = g0;
@@ -171,6 +197,7 @@ static void dw_run_blocked(const ck_plan *p, ck_layout layout, const float *x, f
                             *v = ck_activate(d->activation, *v);
                         }
         }
+    }
 }
 
 static ck_status dw_execute(const ck_plan *p, const float *x, float *y, const float *res, void *ws) {

@@ -26,3 +26,7 @@ int64_t ck_steal_next(ck_steal_range *r, int R, int tid, int *cursor) {
     }
     return -1;
 }
+
+void ck_steal_split(ck_steal_range *r, int R, int64_t n) {
+    for (int t = 0; t < R; t++) ck_steal_set(&r[t], n * t / R, n * (t + 1) / R);
+}

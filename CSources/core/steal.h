@@ -47,4 +47,8 @@ void ck_steal_set(ck_steal_range *r, int64_t lo, int64_t hi);
  *  are empty. */
 int64_t ck_steal_next(ck_steal_range *r, int R, int tid, int *cursor);
 
+/** Set the R ranges to equal consecutive shares of the items [0, n)
+ *  (0 <= n < 2^31): range t gets [n t / R, n (t + 1) / R). */
+void ck_steal_split(ck_steal_range *r, int R, int64_t n);
+
 #endif

@@ -6,12 +6,15 @@
  *      order from its front, the others' from their backs;
  *   2. real threads: one slow owner among 4 threads; every item exactly once,
  *      and the others take over part of the slow thread's range;
- *   3. direct convolution plans of 2, 3 and more threads than
- *      CK_STEAL_MAX_RANGES (threads sharing ranges), then the same with
- *      OpenMP's parallel regions made inactive (max-active-levels 0: a team
- *      of one thread, as inside a caller's own parallel region), where that
- *      one thread runs every range; results against the reference, bitwise
- *      on small-integer data. */
+ *   3. direct, Winograd and depthwise plans (the three users of stealing)
+ *      of 2, 3 and more threads than CK_STEAL_MAX_RANGES (threads sharing
+ *      ranges), then the same with OpenMP's parallel regions made inactive
+ *      (max-active-levels 0: a team of one thread, as inside a caller's own
+ *      parallel region), where that one thread runs every range.  Results
+ *      against the reference (direct and depthwise bitwise on small-integer
+ *      data, else within the algorithm's tolerance), bitwise equal to the
+ *      same plan run by a team of one thread, and (Winograd, depthwise,
+ *      direct on integer data) to the algorithm's 1-thread plan. */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
 #include "steal.h"
@@ -129,10 +132,13 @@ static void threads_check(void) {
     free(owner_of);
 }
 
-/* A direct plan with `threads` threads against the reference, NCHW8c. */
-static void conv_check(int threads, int integer, int64_t c, int64_t hw, int64_t k, int64_t rs, int64_t stride) {
+/* A plan of algorithm `algo` with `threads` threads against the same
+ * algorithm at 1 thread (bitwise) and the reference, NCHW8c. */
+static void conv_check(ck_algorithm algo, int threads, int integer, int64_t c, int64_t hw, int64_t k, int64_t rs,
+                       int64_t stride, int64_t groups, size_t ws_limit) {
     ck_conv2d_desc d = ck_conv2d_desc_init(2, c, hw, hw, k, rs, rs);
     d.stride_h = d.stride_w = stride;
+    d.groups = groups;
     d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = rs / 2;
     d.layout = CK_LAYOUT_NCHW8C;
     d.has_bias = 1;
@@ -141,55 +147,106 @@ static void conv_check(int threads, int integer, int64_t c, int64_t hw, int64_t 
     CHECK_OK(ck_conv2d_output_shape(&d, &P, &Q));
     CHECK_OK(ck_tensor_size(CK_LAYOUT_NCHW8C, d.n, c, hw, hw, &xn));
     CHECK_OK(ck_tensor_size(CK_LAYOUT_NCHW8C, d.n, k, P, Q, &yn));
-    float *x = calloc((size_t)xn, sizeof *x), *w = malloc((size_t)(k * c * rs * rs) * sizeof *w);
-    float *b = malloc((size_t)k * sizeof *b), *y = malloc((size_t)yn * sizeof *y), *yr = malloc((size_t)yn * sizeof *yr);
+    const int64_t wn = k * (c / groups) * rs * rs;
+    float *x = calloc((size_t)xn, sizeof *x), *w = malloc((size_t)wn * sizeof *w), *b = malloc((size_t)k * sizeof *b);
+    float *y = malloc((size_t)yn * sizeof *y), *y1 = malloc((size_t)yn * sizeof *y1), *yr = malloc((size_t)yn * sizeof *yr);
     for (int64_t n = 0; n < d.n; n++)
         for (int64_t ci = 0; ci < c; ci++)
             for (int64_t p = 0; p < hw * hw; p++)
                 x[((n * ((c + 7) / 8) + ci / 8) * hw * hw + p) * 8 + ci % 8] =
                     integer ? (float)ck_rand_int(-3, 3) : ck_rand_uniform(-1.f, 1.f);
-    for (int64_t i = 0; i < k * c * rs * rs; i++) w[i] = integer ? (float)ck_rand_int(-2, 2) : ck_rand_uniform(-1.f, 1.f);
+    for (int64_t i = 0; i < wn; i++) w[i] = integer ? (float)ck_rand_int(-2, 2) : ck_rand_uniform(-1.f, 1.f);
     for (int64_t i = 0; i < k; i++) b[i] = integer ? (float)ck_rand_int(-4, 4) : ck_rand_uniform(-1.f, 1.f);
-    for (int64_t i = 0; i < yn; i++) y[i] = 1234.5f;
+    for (int64_t i = 0; i < yn; i++) y[i] = y1[i] = 1234.5f;
     ck_plan_options o;
     memset(&o, 0, sizeof o);
-    o.algorithm = CK_ALGO_DIRECT;
+    o.algorithm = algo;
     o.threads = threads;
-    ck_plan *pd = NULL, *pr = NULL;
-    CHECK_OK(ck_conv2d_plan_create(&d, w, b, &o, &pd));
-    o.algorithm = CK_ALGO_REFERENCE;
+    o.workspace_limit = ws_limit;
+    ck_plan *pt = NULL, *p1 = NULL, *pr = NULL;
+    CHECK_OK(ck_conv2d_plan_create(&d, w, b, &o, &pt));
     o.threads = 1;
+    CHECK_OK(ck_conv2d_plan_create(&d, w, b, &o, &p1));
+    o.algorithm = CK_ALGO_REFERENCE;
     CHECK_OK(ck_conv2d_plan_create(&d, w, b, &o, &pr));
-    if (pd && pr) {
-        CHECK_OK(ck_conv2d_execute(pd, x, y, NULL, NULL, 0));
+    if (pt && p1 && pr) {
+        size_t wsb = 0, ws1 = 0;
+        CHECK_OK(ck_plan_workspace_size(pt, &wsb));
+        CHECK_OK(ck_plan_workspace_size(p1, &ws1));
+        if (ws1 > wsb) wsb = ws1;
+        void *ws = wsb ? malloc(wsb) : NULL;
+        CHECK_OK(ck_conv2d_execute(pt, x, y, NULL, ws, wsb));
+        CHECK_OK(ck_conv2d_execute(p1, x, y1, NULL, ws, wsb));
         CHECK_OK(ck_conv2d_execute(pr, x, yr, NULL, NULL, 0));
-        int64_t bad = 0;
+        /* the same plan run by a team of one thread, which then runs every
+         * range: which thread computes an output must not change it */
+        int64_t moved = 0;
+        if (omp_set_max_active_levels && omp_get_max_active_levels) {
+            float *yo = malloc((size_t)yn * sizeof *yo);
+            const int levels = omp_get_max_active_levels();
+            omp_set_max_active_levels(0);
+            CHECK_OK(ck_conv2d_execute(pt, x, yo, NULL, ws, wsb));
+            omp_set_max_active_levels(levels);
+            for (int64_t i = 0; i < yn; i++) moved += memcmp(&y[i], &yo[i], sizeof y[i]) != 0;
+            free(yo);
+        }
+        free(ws);
+        /* the algorithm's tolerance for sums of c/g*rs*rs products of values
+         * in [-1, 1]: direct and depthwise 1e-5 per product, Winograd F(4x4)
+         * 2e-5 (README, "Accuracy") */
+        const int wino = algo == CK_ALGO_WINOGRAD_F2 || algo == CK_ALGO_WINOGRAD_F4;
+        const double tol = (wino ? 2e-5 : 1e-5) * (double)(c / groups * rs * rs);
+        /* direct: the pixel blocks follow the thread count, and an
+         * output's sum order depends on the tile it falls in (interior or
+         * border), so float results may differ in the last bits from 1
+         * thread's; Winograd and depthwise compute each output the same way
+         * at any thread count */
+        const int as_1t = algo != CK_ALGO_DIRECT || integer;
+        int64_t bad = 0, differ = 0;
         double worst = 0;
         for (int64_t i = 0; i < yn; i++) {
             const double e = fabs((double)y[i] - yr[i]);
             if (e > worst) worst = e;
-            /* direct-convolution tolerance for float data (sums of c*rs*rs
-             * products of values in [-1, 1]) */
-            if (integer ? e != 0 : e > 1e-5 * (double)(c * rs * rs)) bad++;
+            if (integer && !wino ? e != 0 : e > tol) bad++;
+            if (as_1t && memcmp(&y[i], &y1[i], sizeof y[i]) != 0) differ++;
         }
-        CHECK(bad == 0, "direct, %d threads, C %lld %lldx%lld K %lld %lldx%lld s%lld%s: %lld of %lld outputs differ "
-              "(worst %.3g)", threads, (long long)c, (long long)hw, (long long)hw, (long long)k, (long long)rs,
-              (long long)rs, (long long)stride, integer ? " (integer data)" : "", (long long)bad, (long long)yn, worst);
+        CHECK(bad == 0, "%s, %d threads, C %lld %lldx%lld K %lld %lldx%lld s%lld g%lld%s: %lld of %lld outputs off "
+              "the reference (worst %.3g)", ck_algorithm_name(algo), threads, (long long)c, (long long)hw,
+              (long long)hw, (long long)k, (long long)rs, (long long)rs, (long long)stride, (long long)groups,
+              integer ? " (integer data)" : "", (long long)bad, (long long)yn, worst);
+        CHECK(differ == 0, "%s, %d threads, C %lld %lldx%lld K %lld: %lld of %lld outputs differ from 1 thread's",
+              ck_algorithm_name(algo), threads, (long long)c, (long long)hw, (long long)hw, (long long)k,
+              (long long)differ, (long long)yn);
+        CHECK(moved == 0, "%s, %d threads, C %lld %lldx%lld K %lld: %lld of %lld outputs change when one thread "
+              "runs the plan", ck_algorithm_name(algo), threads, (long long)c, (long long)hw, (long long)hw,
+              (long long)k, (long long)moved, (long long)yn);
     }
-    ck_plan_destroy(pd);
+    ck_plan_destroy(pt);
+    ck_plan_destroy(p1);
     ck_plan_destroy(pr);
-    free(x), free(w), free(b), free(y), free(yr);
+    free(x), free(w), free(b), free(y), free(y1), free(yr);
 }
 
 static void conv_checks(void) {
-    static const int64_t shapes[][5] = {
-        /* c, hw, k, r=s, stride */
-        {16, 9, 24, 3, 1}, {64, 14, 128, 1, 2}, {24, 7, 40, 3, 1}, {3, 17, 16, 7, 2}, {32, 6, 48, 1, 1}};
+    static const struct {
+        ck_algorithm algo;
+        int64_t c, hw, k, rs, stride, groups;
+        size_t ws_limit; /* 0: the default; Winograd's small one makes many tile blocks */
+    } shapes[] = {
+        {CK_ALGO_DIRECT, 16, 9, 24, 3, 1, 1, 0},      {CK_ALGO_DIRECT, 64, 14, 128, 1, 2, 1, 0},
+        {CK_ALGO_DIRECT, 24, 7, 40, 3, 1, 1, 0},      {CK_ALGO_DIRECT, 3, 17, 16, 7, 2, 1, 0},
+        {CK_ALGO_DIRECT, 32, 6, 48, 1, 1, 1, 0},      {CK_ALGO_WINOGRAD_F4, 16, 13, 24, 3, 1, 1, 0},
+        {CK_ALGO_WINOGRAD_F4, 24, 30, 40, 3, 1, 1, 0}, {CK_ALGO_WINOGRAD_F2, 8, 7, 16, 3, 1, 1, 0},
+        {CK_ALGO_WINOGRAD_F4, 16, 21, 24, 3, 1, 1, 64 * 1024},
+        {CK_ALGO_DEPTHWISE, 24, 11, 24, 3, 1, 24, 0}, {CK_ALGO_DEPTHWISE, 40, 20, 40, 3, 2, 40, 0},
+        {CK_ALGO_DEPTHWISE, 8, 5, 8, 5, 1, 8, 0},
+    };
     static const int threads[] = {2, 3, CK_STEAL_MAX_RANGES + 8};
-    for (int s = 0; s < 5; s++)
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int t = 0; t < 3; t++)
             for (int integer = 0; integer < 2; integer++)
-                conv_check(threads[t], integer, shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3], shapes[s][4]);
+                conv_check(shapes[s].algo, threads[t], integer, shapes[s].c, shapes[s].hw, shapes[s].k, shapes[s].rs,
+                           shapes[s].stride, shapes[s].groups, shapes[s].ws_limit);
 }
 
 int main(void) {
@@ -202,13 +259,13 @@ int main(void) {
                 for (int k = 0; k < 4; k++) model_check(Rs[a], Rs[a] * tm + (tm == 2 ? 1 : 0), n, trial++);
     threads_check();
 
-    printf("test_steal: direct plans, OpenMP threads available\n");
+    printf("test_steal: direct, Winograd and depthwise plans, OpenMP threads available\n");
     conv_checks();
     if (omp_set_max_active_levels && omp_get_max_active_levels) {
         const int levels = omp_get_max_active_levels();
         omp_set_max_active_levels(0);
         CHECK(omp_get_max_active_levels() == 0, "max-active-levels reads %d, not 0", omp_get_max_active_levels());
-        printf("test_steal: direct plans, OpenMP regions of one thread\n");
+        printf("test_steal: direct, Winograd and depthwise plans, OpenMP regions of one thread\n");
         conv_checks();
         omp_set_max_active_levels(levels);
     } else {

@@ -356,6 +356,9 @@ static ck_status create(ck_plan *p, const float *w, const float *b) {
     return CK_OK;
 }
 
+/* The tiles in the block that starts at tile t0. */
+static int64_t block_tiles(int64_t total, int64_t TB, int64_t t0) { return total - t0 < TB ? total - t0 : TB; }
+
 static ck_status execute(const ck_plan *p, const float *x, float *y, const float *res, void *ws) {
     const wino_state *s = p->algo_state;
     const ck_wino_geom *g = &s->g;
@@ -368,7 +371,7 @@ static ck_status execute(const ck_plan *p, const float *x, float *y, const float
 #if defined(CK_HAVE_OPENBLAS)
     if (s->use_blas) {
         for (int64_t t0 = 0; t0 < total; t0 += TB) {
-            const int64_t nt = total - t0 < TB ? total - t0 : TB;
+            const int64_t nt = block_tiles(total, TB, t0);
 #pragma omp parallel for num_threads(T) schedule(static)
             for (int64_t tt = 0; tt < nt; tt++) s->input(g, x, t0 + tt, V + tt * C, vs);
             /* the a2 GEMMs spread over the threads, single-threaded BLAS each */
@@ -396,7 +399,7 @@ static ck_status execute(const ck_plan *p, const float *x, float *y, const float
      * 1-16% faster. */
     const int R = ck_steal_nranges(T);
     ck_steal_range r_in[CK_STEAL_MAX_RANGES], r_mm[CK_STEAL_MAX_RANGES], r_out[CK_STEAL_MAX_RANGES];
-    ck_steal_split(r_in, R, total < TB ? total : TB);
+    ck_steal_split(r_in, R, block_tiles(total, TB, 0));
 #pragma omp parallel num_threads(T)
     {
         int tid = 0;
@@ -404,7 +407,7 @@ static ck_status execute(const ck_plan *p, const float *x, float *y, const float
         tid = omp_get_thread_num();
 #endif
         for (int64_t t0 = 0; t0 < total; t0 += TB) {
-            const int64_t nt = total - t0 < TB ? total - t0 : TB;
+            const int64_t nt = block_tiles(total, TB, t0);
             /* split rows too when there are few (xi, panel) tasks per thread */
             const int64_t rsplit = (a2 * npan >= 8 * T || nt < 4 * CK_WINO_MR) ? 1 : 2;
             const int64_t rchunk = (nt + rsplit - 1) / rsplit / CK_WINO_MR * CK_WINO_MR + CK_WINO_MR;
@@ -416,7 +419,7 @@ static ck_status execute(const ck_plan *p, const float *x, float *y, const float
             int cur = 0;
             for (int64_t tt; (tt = ck_steal_next(r_in, R, tid, &cur)) >= 0;) s->input(g, x, t0 + tt, V + tt * C, vs);
 #pragma omp barrier
-            if (tid == 0 && t0 + TB < total) ck_steal_split(r_in, R, total - t0 - TB < TB ? total - t0 - TB : TB);
+            if (tid == 0 && t0 + TB < total) ck_steal_split(r_in, R, block_tiles(total, TB, t0 + TB));
             cur = 0;
             for (int64_t task; (task = ck_steal_next(r_mm, R, tid, &cur)) >= 0;) {
                 const int64_t rs = task % rsplit, pt = task / rsplit;

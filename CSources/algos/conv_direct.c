@@ -341,13 +341,23 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
      * 2x48 chunks: where the parts are all 4-block chunks (l2.1x1s2 at 2
      * threads: 4,4 a thread), 3x32 tiles beat 2x32 ones (8 accumulators, no
      * slack over the FMA latency): one process alternating the plans, 5
-     * runs, median 6-31% faster, p25 -1.6..+6%. */
+     * runs, median 6-31% faster, p25 -1.6..+6%.  At 1 thread the 2-block
+     * chunks of these layers run 5x16 tiles instead (10 accumulators:
+     * slack over the FMA latency that 4x16's 8 lack; on L1-resident data,
+     * C = 32, 2-4% faster per tile: direct_ukernel_dev).  In the layer the
+     * input and output stream from L3 and the gain shrinks.  Clang, one
+     * process alternating the plans, p25 of 300-400 runs, 1 thread,
+     * pw112: +1.2-2% in one build (5 runs), +0.6% on average in another
+     * (6 quiet runs, variant order swapped: -1..+2%); C64 56x56 K16, C16
+     * 112x112 K16, C24 56x56 K16: +1.9-2.6% in the first build, within
+     * +-1% in the second.  2 threads (pw112, both cores streaming from L3)
+     * keep 4x16: 5x16 measured 1-1.5% slower there (p10, 4 runs). */
     const int ur2 = st->isa == CK_ISA_AVX2_FMA && R * S == 1 && d->stride_w == 1 && st->CBg <= 8;
     int has6 = 0;
     for (int64_t ch = 0; ch < st->nch; ch++) has6 |= st->chunks[ch].nbk == 6;
     for (int64_t ch = 0; ch < st->nch; ch++) {
         direct_chunk *c = &st->chunks[ch];
-        c->ur = ur2 && c->nbk == 2 && c->ks->ur_max > 4 ? 4 : c->ks->ur_max;
+        c->ur = ur2 && c->nbk == 2 && c->ks->ur_max > 4 ? (plan->threads == 1 ? 5 : 4) : c->ks->ur_max;
         if (has6 && c->nbk == 4 && plan->out_w % 2 == 0) c->ur = 2;
     }
     if (R * S == 1) st->in_px_bytes = st->CBg * 32 * (d->stride_w > 1 ? 2 : 1);

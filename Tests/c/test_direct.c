@@ -465,6 +465,28 @@ static void sweep(void) {
             tc.integer = a % 3 == 0;
             run_case(&tc);
         }
+    /* 12. stride-1 1x1 with C <= 64 and 2-block output chunks (5x16 tiles at
+     * 1 thread on AVX2, 4x16 at 2; mobilenetv2.pw112-like): pixel counts
+     * leaving every tail modulo 5 and 4, C not a multiple of 8, K = 16 and
+     * K = 40 (a 3-block chunk, then a 2-block one), batch, every layout,
+     * residual, both thread counts */
+    static const int64_t p5[][5] = {
+        /* n, c, h, w, k */
+        {1, 32, 11, 9, 16}, {2, 16, 7, 8, 16}, {1, 64, 5, 7, 16}, {1, 24, 13, 3, 16}, {1, 13, 6, 6, 16},
+        {1, 40, 9, 11, 40}, {3, 8, 2, 3, 16},
+    };
+    for (int a = 0; a < 7; a++)
+        for (int l = 0; l < 3; l++)
+            for (int t = 1; t <= 2; t++) {
+                memset(&tc, 0, sizeof tc);
+                tc.d = mk(p5[a][0], p5[a][1], p5[a][2], p5[a][3], p5[a][4], 1, 1);
+                randomise_rest(&tc, a * 6 + l * 2 + t);
+                tc.d.layout = (ck_layout)l;
+                tc.threads = t;
+                tc.use_res = (a + l + t) % 2;
+                tc.integer = (a + t) % 2;
+                run_case(&tc);
+            }
 }
 
 /* The edge strips of padded small-C layers are an optimisation: under a
@@ -599,6 +621,27 @@ static void test_tile_names(void) {
             CHECK(strncmp(name, prefix, strlen(prefix)) == 0 && strlen(name) > strlen(prefix) + 2,
                   "plan name '%s' should be '%s' and the tiles", name, prefix);
         }
+        ck_plan_destroy(p);
+    }
+    free(w);
+
+    /* mobilenetv2.pw112 (C = 32, K = 16, 1x1): 5x16 tiles at 1 thread, 4x16 at 2 */
+    d = mk(1, 32, 112, 112, 16, 1, 1);
+    d.layout = CK_LAYOUT_NCHW8C;
+    w = ck_test_alloc(16 * 32);
+    ck_fill_int(w, 16 * 32, -2, 2);
+    static const char *want_pw[2] = {"direct/avx2_fma 5x16", "direct/avx2_fma 4x16"};
+    for (int t = 0; t < 2; t++) {
+        ck_plan_options o;
+        memset(&o, 0, sizeof o);
+        o.algorithm = CK_ALGO_DIRECT;
+        o.threads = t + 1;
+        ck_plan *p = NULL;
+        CHECK_OK(ck_conv2d_plan_create(&d, w, NULL, &o, &p));
+        if (!p) continue;
+        if (info.dispatched_isa == CK_ISA_AVX2_FMA)
+            CHECK(strcmp(ck_plan_impl_name(p), want_pw[t]) == 0, "mobilenetv2.pw112 at %d thread(s): plan name '%s', want '%s'",
+                  t + 1, ck_plan_impl_name(p), want_pw[t]);
         ck_plan_destroy(p);
     }
     free(w);

@@ -329,35 +329,33 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
         kb += nbk;
     }
 
-    /* AVX2, stride-1 1x1 with a short reduction (C/g <= 64): 2-block
-     * chunks run 4x16 tiles instead of 6x16 (mobilenetv2.pw112, C = 32,
-     * K = 16, clang: 90 -> 95 GFLOPS at 1 thread, 171 -> 187 at 2).  With
-     * C = 144 (K = 16, 32) 6x16 stays up to 12% faster, and with stride 2
-     * (resnet18.l2.1x1s2's 2-block chunks) ~3% faster.  Next to 2x48
-     * chunks (even output rows), a 4-block chunk runs 2x32 tiles: whole
-     * rows of them instead of 3x32 tiles with 2x32 ones at each row end
-     * (resnet18.l2.1x1s2 at 1 thread, one process alternating the plans,
-     * 4 quiet runs: 0, +0.2..0.8, +0.2..0.6, +0.2..0.6%).  Only next to
-     * 2x48 chunks: where the parts are all 4-block chunks (l2.1x1s2 at 2
-     * threads: 4,4 a thread), 3x32 tiles beat 2x32 ones (8 accumulators, no
-     * slack over the FMA latency): one process alternating the plans, 5
-     * runs, median 6-31% faster, p25 -1.6..+6%.  At 1 thread the 2-block
-     * chunks of these layers run 5x16 tiles instead (10 accumulators:
-     * slack over the FMA latency that 4x16's 8 lack; on L1-resident data,
-     * C = 32, 2-4% faster per tile: direct_ukernel_dev).  In the layer the
-     * input and output stream from L3 and the gain shrinks.  Clang, one
-     * process alternating the plans, p25 of 300-400 runs, 1 thread,
-     * pw112: +1.2-2% in one build (5 runs), +0.6% on average in another
-     * (6 quiet runs, variant order swapped: -1..+2%); C64 56x56 K16, C16
-     * 112x112 K16, C24 56x56 K16: +1.9-2.6% in the first build, within
-     * +-1% in the second.  2 threads (pw112, both cores streaming from L3)
-     * keep 4x16: 5x16 measured 1-1.5% slower there (p10, 4 runs). */
-    const int ur2 = st->isa == CK_ISA_AVX2_FMA && R * S == 1 && d->stride_w == 1 && st->CBg <= 8;
+    /* Each chunk runs its kernel set's widest tile (6x16 for 2-block
+     * chunks), except next to 2x48 chunks (even output rows), where a
+     * 4-block chunk runs 2x32 tiles: whole rows of them instead of 3x32
+     * tiles with 2x32 ones at each row end (resnet18.l2.1x1s2 at 1 thread,
+     * one process alternating the plans, 4 quiet runs: 0, +0.2..0.8,
+     * +0.2..0.6, +0.2..0.6%).  Only next to 2x48 chunks: where the parts are
+     * all 4-block chunks (l2.1x1s2 at 2 threads: 4,4 a thread), 3x32 tiles
+     * beat 2x32 ones (8 accumulators, no slack over the FMA latency): one
+     * process alternating the plans, 5 runs, median 6-31% faster, p25
+     * -1.6..+6%.
+     * Stride-1 1x1 layers with C/g <= 64 ran their 2-block chunks as 4x16
+     * tiles (8 accumulators) until this was measured again, with clang,
+     * one process alternating 4x16, 5x16 and 6x16 plans, p25 of 300 runs:
+     * on a quiet host, mobilenetv2.pw112 (C = 32, K = 16) at 1 thread 6x16
+     * = 5x16 (+-1%), 4x16 1-2% slower; at 2 threads 4x16 1-2% faster (p10).
+     * With another tenant loading the memory system (this shared VM, often),
+     * 6x16 was the fastest every time: pw112 at 1 thread 25-35% faster than
+     * 4x16 and 5x16 (10 runs, three builds), at 2 threads 12%; C64 56x56,
+     * C16 112x112 and C24 56x56 (K = 16) at 1 thread 8-14% faster than 4x16
+     * and 3-6% than 5x16.  Why 6-pixel tiles hold up so much better under
+     * that load is not understood (the asm channel steps are not it: 4x16
+     * and 5x16 with asm steps measured the same as without). */
     int has6 = 0;
     for (int64_t ch = 0; ch < st->nch; ch++) has6 |= st->chunks[ch].nbk == 6;
     for (int64_t ch = 0; ch < st->nch; ch++) {
         direct_chunk *c = &st->chunks[ch];
-        c->ur = ur2 && c->nbk == 2 && c->ks->ur_max > 4 ? (plan->threads == 1 ? 5 : 4) : c->ks->ur_max;
+        c->ur = c->ks->ur_max;
         if (has6 && c->nbk == 4 && plan->out_w % 2 == 0) c->ur = 2;
     }
     if (R * S == 1) st->in_px_bytes = st->CBg * 32 * (d->stride_w > 1 ? 2 : 1);

@@ -465,17 +465,16 @@ static void sweep(void) {
             tc.integer = a % 3 == 0;
             run_case(&tc);
         }
-    /* 12. stride-1 1x1 with C <= 64 and 2-block output chunks (5x16 tiles at
-     * 1 thread on AVX2, 4x16 at 2; mobilenetv2.pw112-like): pixel counts
-     * leaving every tail modulo 5 and 4, C not a multiple of 8, K = 16 and
-     * K = 40 (a 3-block chunk, then a 2-block one), batch, every layout,
-     * residual, both thread counts */
+    /* 12. stride-1 1x1 with C <= 64 and 2-block output chunks (6x16 tiles on
+     * AVX2; mobilenetv2.pw112-like): pixel counts leaving every tail modulo
+     * 6, C not a multiple of 8, K = 16 and K = 40 (a 3-block chunk, then a
+     * 2-block one), batch, every layout, residual, both thread counts */
     static const int64_t p5[][5] = {
         /* n, c, h, w, k */
         {1, 32, 11, 9, 16}, {2, 16, 7, 8, 16}, {1, 64, 5, 7, 16}, {1, 24, 13, 3, 16}, {1, 13, 6, 6, 16},
-        {1, 40, 9, 11, 40}, {3, 8, 2, 3, 16},
+        {1, 40, 9, 11, 40}, {3, 8, 2, 3, 16}, {1, 32, 5, 5, 16}, {1, 48, 4, 7, 16},
     };
-    for (int a = 0; a < 7; a++)
+    for (int a = 0; a < 9; a++)
         for (int l = 0; l < 3; l++)
             for (int t = 1; t <= 2; t++) {
                 memset(&tc, 0, sizeof tc);
@@ -625,12 +624,12 @@ static void test_tile_names(void) {
     }
     free(w);
 
-    /* mobilenetv2.pw112 (C = 32, K = 16, 1x1): 5x16 tiles at 1 thread, 4x16 at 2 */
+    /* mobilenetv2.pw112 (C = 32, K = 16, 1x1): 6x16 tiles at 1 and 2 threads */
     d = mk(1, 32, 112, 112, 16, 1, 1);
     d.layout = CK_LAYOUT_NCHW8C;
     w = ck_test_alloc(16 * 32);
     ck_fill_int(w, 16 * 32, -2, 2);
-    static const char *want_pw[2] = {"direct/avx2_fma 5x16", "direct/avx2_fma 4x16"};
+    static const char *want_pw[2] = {"direct/avx2_fma 6x16", "direct/avx2_fma 6x16"};
     for (int t = 0; t < 2; t++) {
         ck_plan_options o;
         memset(&o, 0, sizeof o);

@@ -344,13 +344,14 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
      * one process alternating 4x16, 5x16 and 6x16 plans, p25 of 300 runs:
      * on a quiet host, mobilenetv2.pw112 (C = 32, K = 16) at 1 thread 6x16
      * = 5x16 (+-1%), 4x16 1-2% slower; at 2 threads 4x16 1-2% faster (p10).
-     * With another tenant loading the memory system (this shared VM, often),
-     * 6x16 was the fastest every time: pw112 at 1 thread 25-35% faster than
-     * 4x16 and 5x16 (10 runs, three builds), at 2 threads 12%; C64 56x56,
-     * C16 112x112 and C24 56x56 (K = 16) at 1 thread 8-14% faster than 4x16
-     * and 3-6% than 5x16.  Why 6-pixel tiles hold up so much better under
-     * that load is not understood (the asm channel steps are not it: 4x16
-     * and 5x16 with asm steps measured the same as without). */
+     * With the host loaded by another tenant (this shared VM, often), 6x16
+     * was the fastest every time: pw112 at 1 thread 12-42% faster than 4x16
+     * and 4-54% faster than 5x16 (16 runs, three builds; the 5x16 gap
+     * depended on the build), at 2 threads 4-12% faster than 4x16; C64
+     * 56x56, C16 112x112 and C24 56x56 (K = 16) at 1 thread 8-14% faster
+     * than 4x16 and 3-6% than 5x16.  Why 6-pixel tiles hold up so much
+     * better under that load is not understood (the asm channel steps are
+     * not it: 4x16 and 5x16 with asm steps measured the same as without). */
     int has6 = 0;
     for (int64_t ch = 0; ch < st->nch; ch++) has6 |= st->chunks[ch].nbk == 6;
     for (int64_t ch = 0; ch < st->nch; ch++) {

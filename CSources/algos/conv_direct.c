@@ -10,7 +10,7 @@
  * zero-padded tails: the micro-kernel streams one tap's 8*nbk*8 weights
  * contiguously.  The micro-kernel (kernels/conv_direct_ukernel_*) keeps
  * ur x nbk accumulators in registers (4x24, 6x16, 12x8 and, for 1x1
- * layers, 3x32 and 2x48 on AVX2) for the whole reduction over a chunk of
+ * layers, 3x32, 2x40 and 2x48 on AVX2) for the whole reduction over a chunk of
  * input-channel blocks.
  *
  * Blocking and threading: the output of one image/group is seen as a flat
@@ -50,7 +50,7 @@
 typedef struct direct_chunk {
     int64_t kb0;                      /* first output block (within the group) */
     int nbk;
-    int ur;                           /* pixels per tile: ks->ur_max, or fewer (see direct_create) */
+    int ur;                           /* pixels per tile (ks->ur_max) */
     const ck_direct_ukernel_set *ks;
 } direct_chunk;
 
@@ -63,6 +63,10 @@ typedef struct direct_geom {
 } direct_geom;
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* Whether n >= 0 blocks split into chunks of 6 and 5 blocks (n = 6a + 5b:
+ * a = n % 5 sixes need a <= n / 5); false for n < 0. */
+static int direct_sum65(int64_t n) { return n >= 0 && n % 5 <= n / 5; }
 
 /* Segments of a pixel block: flat (equal pieces of the block, crossing row
  * ends; border pixels of two rows share a gather call), rows (pieces follow
@@ -177,6 +181,7 @@ static const ck_direct_ukernel_set *direct_kernels(ck_isa isa, int nbk, int one_
         case 1: return &ck_f32_conv_direct_ukernel_12x8__avx2_fma;
         case 3: return direct_tile3(one_by_one);
         case 4: return &ck_f32_conv_direct_ukernel_3x32__avx2_fma;
+        case 5: return &ck_f32_conv_direct_ukernel_2x40__avx2_fma;
         case 6: return &ck_f32_conv_direct_ukernel_2x48__avx2_fma;
         default: return &ck_f32_conv_direct_ukernel_6x16__avx2_fma;
         }
@@ -213,7 +218,7 @@ static const ck_direct_ukernel_set *direct_kernels(ck_isa isa, int nbk, int one_
 
 /* The plan's implementation name: "direct/<isa> " and the distinct
  * interior tiles (pixels x output channels) of its output chunks in order,
- * e.g. "direct/avx2_fma 2x48+2x32" (resnet18.l2.1x1s2 at 1 thread), so that
+ * e.g. "direct/avx2_fma 2x48+2x40" (resnet18.l2.1x1s2 at 1 thread), so that
  * bench reports show which register tiles a layer runs. */
 static void direct_name(direct_state *st) {
     int len = snprintf(st->name, sizeof st->name, "direct/%s",
@@ -304,12 +309,20 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
      * alternating the two plans, p25 of 300-800 runs, 1 thread:
      * resnet18.l2.1x1s2 +2.7-2.9% (6,6,4), C128 28x28 K256 +3.4-4.1%, C512
      * 28x28 K1024 +11%, C64 54x54 (27-pixel rows) +0.5-1.4%; 2 threads: C512
-     * +11%, l2.1x1s2 keeps 4,4 a thread (6,2 measured the same).  Stride-1 1x1
-     * layers lose with it (resnet50.1x1expand -2%, mobilenetv2.pw7 -12%:
-     * their input lines are fully used), and so do short odd rows (C256
-     * 14x14 K512, 7-pixel rows with a 1-pixel tail tile: -5%).  NCHW/NHWC
-     * input of an unpadded strided 1x1 layer is packed to stride 1 first
-     * (pack1x1), so it keeps the stride-1 chunks. */
+     * +11%, l2.1x1s2 keeps 4,4 a thread (6,2 measured the same).
+     * Stride-1 1x1 layers lose with it (resnet50.1x1expand -2%,
+     * mobilenetv2.pw7 -12%: their input lines are fully used), and so do
+     * short odd rows (C256 14x14 K512, 7-pixel rows with a 1-pixel tail
+     * tile: -5%).  NCHW/NHWC input of an unpadded strided 1x1 layer is
+     * packed to stride 1 first (pack1x1), so it keeps the stride-1 chunks.
+     * Where the part's blocks split into 6- and 5-block chunks only (any
+     * count >= 20, and 5, 6, 10-12, 15-18), the others are 5-block chunks
+     * of 2x40 tiles instead of 4-block ones (l2.1x1s2: 6,5,5 instead of
+     * 6,6,4, whose 4-block chunk ran 2x32 tiles: 8 accumulators, no slack
+     * over the FMA latency).  Clang, one process alternating the plans, p25
+     * of 300 runs, 1 thread, l2.1x1s2: +0.6% on a quiet host (6 runs,
+     * -0.4..+1.1%), +1.7% moderately loaded, +13-16% with another tenant
+     * loading the host heavily (C128 28x28 K256: 6,6,5,5,5,5 +16% there). */
     const int wide6 = wide4 && (d->stride_w > 1 || d->stride_h > 1) && !st->pack1x1 &&
                       (plan->out_w % 2 == 0 || plan->out_w >= 25);
     const int64_t nparts = main3 && plan->threads > 1 && st->KBg >= 4 * (int64_t)plan->threads ? plan->threads : 1;
@@ -320,7 +333,9 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
         if (tail3 && rem == 3) nbk = 3;
         if (main3) nbk = rem == 4 || rem == 2 ? 2 : rem == 1 ? 1 : 3;
         if (wide4 && ((rem % 3 == 1 && rem >= 4) || (rem % 3 == 2 && rem >= 8))) nbk = 4;
-        if (wide6 && (rem >= 10 || rem == 6)) nbk = 6;
+        if (wide6 && direct_sum65(rem - 6)) nbk = 6;
+        else if (wide6 && direct_sum65(rem - 5)) nbk = 5;
+        else if (wide6 && (rem >= 10 || rem == 6)) nbk = 6;
         if (kb + nbk == pend) part++;
         st->chunks[st->nch].kb0 = kb;
         st->chunks[st->nch].nbk = nbk;
@@ -330,15 +345,13 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
     }
 
     /* Each chunk runs its kernel set's widest tile (6x16 for 2-block
-     * chunks), except next to 2x48 chunks (even output rows), where a
-     * 4-block chunk runs 2x32 tiles: whole rows of them instead of 3x32
-     * tiles with 2x32 ones at each row end (resnet18.l2.1x1s2 at 1 thread,
-     * one process alternating the plans, 4 quiet runs: 0, +0.2..0.8,
-     * +0.2..0.6, +0.2..0.6%).  Only next to 2x48 chunks: where the parts are
-     * all 4-block chunks (l2.1x1s2 at 2 threads: 4,4 a thread), 3x32 tiles
-     * beat 2x32 ones (8 accumulators, no slack over the FMA latency): one
-     * process alternating the plans, 5 runs, median 6-31% faster, p25
-     * -1.6..+6%.
+     * chunks).  4-block chunks next to 2x48 ones (even output rows) ran
+     * 2x32 tiles, whole rows of them, until the 5-block chunks above took
+     * their place in l2.1x1s2: on a quiet host 2x32 was 0-0.8% faster than
+     * 3x32 (4 runs), but with the host loaded 3x32 was 16% faster (C128
+     * 28x28 K256, 6,6,6,6,4,4; one process alternating the plans, p25 of
+     * 200 runs), and at 2 threads (l2.1x1s2, 4,4 a thread) 3x32 was faster
+     * anyway (median 6-31%, p25 -1.6..+6%, 5 runs).
      * Stride-1 1x1 layers with C/g <= 64 ran their 2-block chunks as 4x16
      * tiles (8 accumulators) until this was measured again, with clang,
      * one process alternating 4x16, 5x16 and 6x16 plans, p25 of 300 runs:
@@ -352,13 +365,7 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
      * than 4x16 and 3-6% than 5x16.  Why 6-pixel tiles hold up so much
      * better under that load is not understood (the asm channel steps are
      * not it: 4x16 and 5x16 with asm steps measured the same as without). */
-    int has6 = 0;
-    for (int64_t ch = 0; ch < st->nch; ch++) has6 |= st->chunks[ch].nbk == 6;
-    for (int64_t ch = 0; ch < st->nch; ch++) {
-        direct_chunk *c = &st->chunks[ch];
-        c->ur = c->ks->ur_max;
-        if (has6 && c->nbk == 4 && plan->out_w % 2 == 0) c->ur = 2;
-    }
+    for (int64_t ch = 0; ch < st->nch; ch++) st->chunks[ch].ur = st->chunks[ch].ks->ur_max;
     if (R * S == 1) st->in_px_bytes = st->CBg * 32 * (d->stride_w > 1 ? 2 : 1);
     st->wc = st->CBg == 1 && Cg < 8 ? Cg : 8;
     /* cache chunk over input blocks: one chunk's packed weights in ~24 KiB

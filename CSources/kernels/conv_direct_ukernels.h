@@ -88,6 +88,7 @@ extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_4x24__avx2_fma;
 extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_3x24__avx2_fma;
 extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_3x32__avx2_fma;
 extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_2x48__avx2_fma;
+extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_2x40__avx2_fma;
 #endif
 #if defined(__aarch64__)
 extern const ck_direct_ukernel_set ck_f32_conv_direct_ukernel_12x8__neon;
@@ -266,6 +267,28 @@ static const float ckd_zeros[8] __attribute__((aligned(32))) = {0, 0, 0, 0, 0, 0
     [a10] "+x"(acc[1][0]), [a11] "+x"(acc[1][1]), [a12] "+x"(acc[1][2]),                \
     [a13] "+x"(acc[1][3]), [a14] "+x"(acc[1][4]), [a15] "+x"(acc[1][5])
 #define CKD_TAP_2X6_PX(XS, PXF) CKD_TAP_WIDE_PX(CKD_ASM_2X6_C, CKD_ASM_2X6_OUT, XS, 384, (PXF) + 8)
+
+/* 2x40 tile (the 5-block chunks of strided 1x1 layers): as 2x48 with 5
+ * weight vectors (13 ymm registers: 10 accumulators, 2 broadcasts, 1
+ * weight; 5 weight loads + 2 broadcasts per 10 FMAs). */
+#define CKD_ASM_2X5_I(c, I, A0, A1)                                                      \
+    "vmovaps " #c "*160+" #I "*32(%[wp]), " CKD_RW "\n\t"                               \
+    "vfmadd231ps " CKD_RW ", " CKD_RB0 ", %[" A0 "]\n\t"                                \
+    "vfmadd231ps " CKD_RW ", " CKD_RB1 ", %[" A1 "]\n\t"
+#define CKD_ASM_2X5_C(c)                                                                 \
+    "vbroadcastss " #c "*4(%[xp]), " CKD_RB0 "\n\t"                                     \
+    "vbroadcastss " #c "*4+" CKD_PXB "(%[xp]), " CKD_RB1 "\n\t"                         \
+    CKD_ASM_2X5_I(c, 0, "a00", "a10")                                                   \
+    CKD_ASM_2X5_I(c, 1, "a01", "a11")                                                   \
+    CKD_ASM_2X5_I(c, 2, "a02", "a12")                                                   \
+    CKD_ASM_2X5_I(c, 3, "a03", "a13")                                                   \
+    CKD_ASM_2X5_I(c, 4, "a04", "a14")
+#define CKD_ASM_2X5_OUT                                                                  \
+    [a00] "+x"(acc[0][0]), [a01] "+x"(acc[0][1]), [a02] "+x"(acc[0][2]),                \
+    [a03] "+x"(acc[0][3]), [a04] "+x"(acc[0][4]),                                       \
+    [a10] "+x"(acc[1][0]), [a11] "+x"(acc[1][1]), [a12] "+x"(acc[1][2]),                \
+    [a13] "+x"(acc[1][3]), [a14] "+x"(acc[1][4])
+#define CKD_TAP_2X5_PX(XS, PXF) CKD_TAP_WIDE_PX(CKD_ASM_2X5_C, CKD_ASM_2X5_OUT, XS, 320, (PXF) + 8)
 
 /* RGB (3 channels) and single-channel (LeNet) first layers get a constant
  * trip count so the short channel loop is fully unrolled (+4% on 7x7s2 and
@@ -564,11 +587,13 @@ ckd_avx2_1x1_tiles(const ck_direct_ukernel_params *p, const int UR, const int NB
             if (CKD_HAVE_ASM_6X2 && UR == 6 && NBK == 2 && nc == 8 && sw8 == 8) CKD_TAP_6X2_PX(xs, 8);
             else if (UR == 3 && NBK == 4 && nc == 8 && sw8 == 8) CKD_TAP_3X4_PX(xs, 8);
             else if (UR == 2 && NBK == 6 && nc == 8 && sw8 == 8) CKD_TAP_2X6_PX(xs, 8);
+            else if (UR == 2 && NBK == 5 && nc == 8 && sw8 == 8) CKD_TAP_2X5_PX(xs, 8);
 #undef CKD_PXB
 #define CKD_PXB "64"
             else if (CKD_HAVE_ASM_6X2 && UR == 6 && NBK == 2 && nc == 8 && sw8 == 16) CKD_TAP_6X2_PX(xs, 16);
             else if (UR == 3 && NBK == 4 && nc == 8 && sw8 == 16) CKD_TAP_3X4_PX(xs, 16);
             else if (UR == 2 && NBK == 6 && nc == 8 && sw8 == 16) CKD_TAP_2X6_PX(xs, 16);
+            else if (UR == 2 && NBK == 5 && nc == 8 && sw8 == 16) CKD_TAP_2X5_PX(xs, 16);
 #undef CKD_PXB
             else CKD_TAP(CKD_PX_INT);
 #undef CKD_PX_INT

@@ -375,11 +375,11 @@ static void sweep(void) {
     /* 6-block chunks (2x48 tiles on AVX2; strided 1x1 read in place, i.e.
      * NCHW8c or padded, with an even output row or one of >= 25 pixels; the
      * NCHW/NHWC runs take the packed stride-1 path): K = 48 (one chunk),
-     * 128 (6,6,4: the resnet18.l2.1x1s2 layer itself at 1 thread), 80 (6,4),
+     * 128 (6,5,5: the resnet18.l2.1x1s2 layer itself at 1 thread), 80 (5,5),
      * 96 at stride 3;
      * a partial last input block (C = 13, 27); rows of 27 pixels (a 1-pixel
      * tail tile); several passes over C (C = 272); groups; 2 threads with
-     * 6,6,4 in each thread's part (K = 256); every layout */
+     * 6,5,5 in each thread's part (K = 256); every layout */
     static const int64_t s6[][9] = {
         /* n, c, h, w, k, sh, sw, groups, threads */
         {1, 16, 8, 12, 48, 2, 2, 1, 1},   {1, 64, 56, 56, 128, 2, 2, 1, 1}, {2, 13, 9, 20, 80, 2, 2, 1, 1},
@@ -409,6 +409,35 @@ static void sweep(void) {
         tc.d.pad_top = tc.d.pad_right = 1;
         randomise_rest(&tc, 7 + l);
         tc.d.layout = l ? CK_LAYOUT_NCHW : CK_LAYOUT_NCHW8C;
+        run_case(&tc);
+    }
+    /* 5-block chunks (2x40 tiles on AVX2): the blocks of a strided 1x1
+     * layer cut into 6- and 5-block chunks where they can be.  K = 40 (one
+     * chunk), 88 (6,5), 136 (6,6,5), 104 (13 blocks: 6,4,3), 200 (25
+     * blocks: 5,5,5,5,5), stride 3 (K = 40), a partial last input block
+     * (C = 13), rows of 27 pixels (a 1-pixel tail tile), padding (the 2x40
+     * gather kernels; NCHW is not packed when padded), several passes over
+     * C (C = 272), groups, and 2 threads with parts of 10 blocks (5,5 each,
+     * K = 160) and of 11 (6,5; K = 176) */
+    static const int64_t s5[][10] = {
+        /* n, c, h, w, k, stride, pad, groups, threads, layout */
+        {1, 16, 8, 12, 40, 2, 0, 1, 1, CK_LAYOUT_NCHW8C},   {2, 13, 9, 20, 88, 2, 0, 1, 1, CK_LAYOUT_NCHW8C},
+        {1, 24, 6, 54, 136, 2, 0, 1, 1, CK_LAYOUT_NCHW8C},  {1, 32, 8, 12, 104, 2, 0, 1, 1, CK_LAYOUT_NCHW8C},
+        {1, 16, 6, 12, 200, 2, 0, 1, 1, CK_LAYOUT_NCHW8C},  {1, 16, 8, 11, 40, 2, 1, 1, 1, CK_LAYOUT_NCHW8C},
+        {1, 16, 8, 11, 88, 2, 1, 1, 1, CK_LAYOUT_NCHW},     {1, 272, 4, 12, 40, 2, 0, 1, 1, CK_LAYOUT_NCHW8C},
+        {1, 32, 6, 12, 80, 2, 0, 2, 1, CK_LAYOUT_NCHW8C},   {1, 16, 8, 12, 160, 2, 0, 1, 2, CK_LAYOUT_NCHW8C},
+        {1, 24, 14, 28, 176, 2, 0, 1, 2, CK_LAYOUT_NCHW8C}, {1, 16, 9, 16, 40, 3, 0, 1, 1, CK_LAYOUT_NCHW8C},
+    };
+    for (int a = 0; a < (int)(sizeof s5 / sizeof s5[0]); a++) {
+        memset(&tc, 0, sizeof tc);
+        tc.d = mk(s5[a][0], s5[a][1], s5[a][2], s5[a][3], s5[a][4], 1, 1);
+        tc.d.stride_h = tc.d.stride_w = s5[a][5];
+        tc.d.pad_top = tc.d.pad_right = s5[a][6];
+        tc.d.groups = s5[a][7];
+        randomise_rest(&tc, 90 + a);
+        tc.d.layout = (ck_layout)s5[a][9];
+        tc.threads = (int)s5[a][8];
+        tc.integer = a % 2 == 1;
         run_case(&tc);
     }
     for (int a = 0; a < 2; a++) {
@@ -621,15 +650,14 @@ static void check_tile_names(ck_conv2d_desc d, const char *layer, const char *co
 }
 
 /* The plan name lists the interior register tiles of its output chunks.
- * Pinned on AVX2 for resnet18.l2.1x1s2: 6,6,4 blocks at 1 thread (2x48
- * tiles, and 2x32 ones next to them), 4,4 a thread at 2 threads, whose
- * 4-block chunks run 3x32 tiles (2x32 ones there cost 6-31% at the
- * median); and for mobilenetv2.pw112 (C = 32, K = 16, 1x1): 6x16 tiles at
- * 1 and 2 threads. */
+ * Pinned on AVX2 for resnet18.l2.1x1s2: 6,5,5 blocks at 1 thread (2x48
+ * and 2x40 tiles), 4,4 a thread at 2 threads, whose 4-block chunks run 3x32
+ * tiles (2x32 ones there cost 6-31% at the median); and for
+ * mobilenetv2.pw112 (C = 32, K = 16, 1x1): 6x16 tiles at 1 and 2 threads. */
 static void test_tile_names(void) {
     ck_conv2d_desc d = mk(1, 64, 56, 56, 128, 1, 1);
     d.stride_h = d.stride_w = 2;
-    static const char *const want_s2[2] = {"direct/avx2_fma 2x48+2x32", "direct/avx2_fma 3x32"};
+    static const char *const want_s2[2] = {"direct/avx2_fma 2x48+2x40", "direct/avx2_fma 3x32"};
     check_tile_names(d, "resnet18.l2.1x1s2", want_s2);
     static const char *const want_pw[2] = {"direct/avx2_fma 6x16", "direct/avx2_fma 6x16"};
     check_tile_names(mk(1, 32, 112, 112, 16, 1, 1), "mobilenetv2.pw112", want_pw);

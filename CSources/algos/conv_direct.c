@@ -315,14 +315,20 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
      * short odd rows (C256 14x14 K512, 7-pixel rows with a 1-pixel tail
      * tile: -5%).  NCHW/NHWC input of an unpadded strided 1x1 layer is
      * packed to stride 1 first (pack1x1), so it keeps the stride-1 chunks.
-     * Where the part's blocks split into 6- and 5-block chunks only (any
-     * count >= 20, and 5, 6, 10-12, 15-18), the others are 5-block chunks
-     * of 2x40 tiles instead of 4-block ones (l2.1x1s2: 6,5,5 instead of
-     * 6,6,4, whose 4-block chunk ran 2x32 tiles: 8 accumulators, no slack
-     * over the FMA latency).  Clang, one process alternating the plans, p25
-     * of 300 runs, 1 thread, l2.1x1s2: +0.6% on a quiet host (6 runs,
-     * -0.4..+1.1%), +1.7% moderately loaded, +13-16% with another tenant
-     * loading the host heavily (C128 28x28 K256: 6,6,5,5,5,5 +16% there). */
+     * A part's blocks are cut into 6- and 5-block chunks (2x48 and 2x40
+     * tiles) where they can be (any count >= 20, and 5, 6, 10-12, 15-18),
+     * otherwise into 6s and 5s and a last 3-block chunk (4x24) where that
+     * works (8, 9, 13, 14, 19); 1-4 and 7 blocks keep the chunks above.
+     * Clang, one process alternating the plans, p25 of 300-600 runs:
+     * - l2.1x1s2 at 1 thread, 6,5,5 instead of 6,6,4 (whose 4-block chunk
+     *   ran 2x32 tiles: 8 accumulators, no slack over the FMA latency):
+     *   +0.6% on a quiet host (6 runs, -0.4..+1.1%), +1.7% moderately
+     *   loaded, +13-16% with another tenant loading the host heavily (C128
+     *   28x28 K256: 6,6,5,5,5,5 +16% there);
+     * - l2.1x1s2 at 2 threads, 5,3 a thread instead of 4,4 (3x32): p25
+     *   +0.5..+1.7% on a quiet host (2 runs), +1.4-5% loaded (4 runs);
+     * - C64 56x56 at 1 thread: K = 104, 5,5,3 instead of 6,4,3 +0.6-1.5%;
+     *   K = 72, 6,3 instead of 3,3,3 -0.2..-1% (kept for one rule). */
     const int wide6 = wide4 && (d->stride_w > 1 || d->stride_h > 1) && !st->pack1x1 &&
                       (plan->out_w % 2 == 0 || plan->out_w >= 25);
     const int64_t nparts = main3 && plan->threads > 1 && st->KBg >= 4 * (int64_t)plan->threads ? plan->threads : 1;
@@ -333,9 +339,12 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
         if (tail3 && rem == 3) nbk = 3;
         if (main3) nbk = rem == 4 || rem == 2 ? 2 : rem == 1 ? 1 : 3;
         if (wide4 && ((rem % 3 == 1 && rem >= 4) || (rem % 3 == 2 && rem >= 8))) nbk = 4;
-        if (wide6 && direct_sum65(rem - 6)) nbk = 6;
-        else if (wide6 && direct_sum65(rem - 5)) nbk = 5;
-        else if (wide6 && (rem >= 10 || rem == 6)) nbk = 6;
+        if (wide6) {
+            /* the blocks cut into 6s and 5s, or 6s, 5s and a last 3 */
+            const int64_t r65 = direct_sum65(rem) ? rem : rem - 3;
+            if (direct_sum65(r65 - 6)) nbk = 6;
+            else if (direct_sum65(r65 - 5)) nbk = 5;
+        }
         if (kb + nbk == pend) part++;
         st->chunks[st->nch].kb0 = kb;
         st->chunks[st->nch].nbk = nbk;

@@ -285,7 +285,18 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
      * >= 4) and each part is chunked on its own, so that chunks of 3 and 2
      * still split evenly between the threads when there are few pixel
      * blocks (7x7 and 14x14 layers). */
-    const int main3 = st->isa == CK_ISA_AVX2_FMA && (st->CBg >= 2 || Cg >= 3);
+    /* ...except in stride-1 1x1 layers with 3-8 input blocks (C/g of
+     * 17-64), whose short reductions run faster as 6x16 tiles (with the
+     * bias loaded into each accumulator, ckd_avx2_init, the 6x16 tile is
+     * the AVX2 tile with the least per-tile cost).  Clang, one process
+     * alternating the plans, p25 of 100-200 runs, 1 thread, 2 runs each:
+     * resnet50.1x1expand (C = 64, K = 256) +1.1-1.3% (2 threads +1.2-2.4%),
+     * C64 28x28 K256 +2.3-2.6%, C48 28x28 K192 +3.4-3.7%, C24 56x56 K144
+     * +3.3-5.8%; outside that range 6x16 lost: C16 K96 -0.5..-1.2%, C128
+     * 28x28 K512 -2%, mobilenetv2.pw7 (C = 320) -2%, pw56 (C = 144, K = 24:
+     * 6x16 + 12x8) -12%. */
+    const int short1x1 = R * S == 1 && d->stride_h == 1 && d->stride_w == 1 && st->CBg >= 3 && st->CBg <= 8;
+    const int main3 = st->isa == CK_ISA_AVX2_FMA && (st->CBg >= 2 || Cg >= 3) && !short1x1;
     /* AVX2, 1x1 (C/g >= 16): where main3 would leave 2-block chunks (a
      * part of 3n + 1 or 3n + 2 blocks), one or two 4-block chunks of 3x32
      * tiles take their place, which read each input pixel for 32 output

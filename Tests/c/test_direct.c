@@ -500,13 +500,17 @@ static void sweep(void) {
     /* 12. stride-1 1x1 with C <= 64 and 2-block output chunks (6x16 tiles on
      * AVX2; mobilenetv2.pw112-like): pixel counts leaving every tail modulo
      * 6, C not a multiple of 8, K = 16 and K = 40 (a 3-block chunk, then a
-     * 2-block one), batch, every layout, residual, both thread counts */
+     * 2-block one), batch, every layout, residual, both thread counts; and
+     * wider K with C/g of 17-64, whose blocks are all 2-block chunks (a
+     * 3-block one last for odd counts): K = 64, 56 (2,2,3), 48, 104 (13
+     * blocks), 256 (resnet50.1x1expand-like) */
     static const int64_t p5[][5] = {
         /* n, c, h, w, k */
         {1, 32, 11, 9, 16}, {2, 16, 7, 8, 16}, {1, 64, 5, 7, 16}, {1, 24, 13, 3, 16}, {1, 13, 6, 6, 16},
-        {1, 40, 9, 11, 40}, {3, 8, 2, 3, 16}, {1, 32, 5, 5, 16}, {1, 48, 4, 7, 16},
+        {1, 40, 9, 11, 40}, {3, 8, 2, 3, 16}, {1, 32, 5, 5, 16}, {1, 48, 4, 7, 16},  {1, 24, 9, 11, 64},
+        {1, 64, 5, 7, 56},  {1, 17, 6, 7, 48}, {2, 40, 4, 5, 104}, {1, 64, 7, 9, 256},
     };
-    for (int a = 0; a < 9; a++)
+    for (int a = 0; a < (int)(sizeof p5 / sizeof p5[0]); a++)
         for (int l = 0; l < 3; l++)
             for (int t = 1; t <= 2; t++) {
                 memset(&tc, 0, sizeof tc);
@@ -655,7 +659,8 @@ static void check_tile_names(ck_conv2d_desc d, const char *layer, const char *co
 /* The plan name lists the interior register tiles of its output chunks.
  * Pinned on AVX2 for resnet18.l2.1x1s2: 6,5,5 blocks at 1 thread (2x48
  * and 2x40 tiles), 5,3 a thread at 2 threads (2x40 and 4x24); and for
- * mobilenetv2.pw112 (C = 32, K = 16, 1x1): 6x16 tiles at 1 and 2 threads. */
+ * mobilenetv2.pw112 (C = 32, K = 16, 1x1) and resnet50.1x1expand (C = 64,
+ * K = 256): 6x16 tiles at 1 and 2 threads. */
 static void test_tile_names(void) {
     ck_conv2d_desc d = mk(1, 64, 56, 56, 128, 1, 1);
     d.stride_h = d.stride_w = 2;
@@ -663,6 +668,7 @@ static void test_tile_names(void) {
     check_tile_names(d, "resnet18.l2.1x1s2", want_s2);
     static const char *const want_pw[2] = {"direct/avx2_fma 6x16", "direct/avx2_fma 6x16"};
     check_tile_names(mk(1, 32, 112, 112, 16, 1, 1), "mobilenetv2.pw112", want_pw);
+    check_tile_names(mk(1, 64, 56, 56, 256, 1, 1), "resnet50.1x1expand", want_pw);
 }
 
 int main(void) {

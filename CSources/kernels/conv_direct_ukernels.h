@@ -244,50 +244,38 @@ static const float ckd_zeros[8] __attribute__((aligned(32))) = {0, 0, 0, 0, 0, 0
     } while (0)
 #define CKD_TAP_3X4_PX(XS, PXF) CKD_TAP_WIDE_PX(CKD_ASM_3X4_C, CKD_ASM_3X4_OUT, XS, 256, 2 * (PXF) + 8)
 
-/* 2x48 tile (strided 1x1 layers, see conv_direct.c), 8 full channels,
- * constant pixel stride (CKD_PXB): 2 broadcasts held while the 6 weight
- * vectors stream through one register (15 ymm registers: 12 accumulators,
- * 2 broadcasts, 1 weight; 6 weight loads + 2 broadcasts per 12 FMAs). */
-#define CKD_ASM_2X6_I(c, I, A0, A1)                                                      \
-    "vmovaps " #c "*192+" #I "*32(%[wp]), " CKD_RW "\n\t"                               \
+/* 2x48 and 2x40 tiles (the 6- and 5-block chunks of strided 1x1 layers,
+ * see conv_direct.c), 8 full channels, constant pixel stride (CKD_PXB): 2
+ * broadcasts held while the NBK weight vectors stream through one register
+ * (2x48: 15 ymm registers, 12 accumulators, 2 broadcasts, 1 weight; 6
+ * weight loads + 2 broadcasts per 12 FMAs; 2x40: 13, 10 accumulators).
+ * CS is the packed weights' channel step in bytes (NBK * 32) as a string. */
+#define CKD_ASM_2W_I(c, CS, I, A0, A1)                                                   \
+    "vmovaps " #c "*" CS "+" #I "*32(%[wp]), " CKD_RW "\n\t"                           \
     "vfmadd231ps " CKD_RW ", " CKD_RB0 ", %[" A0 "]\n\t"                                \
     "vfmadd231ps " CKD_RW ", " CKD_RB1 ", %[" A1 "]\n\t"
-#define CKD_ASM_2X6_C(c)                                                                 \
+#define CKD_ASM_2W_B(c)                                                                  \
     "vbroadcastss " #c "*4(%[xp]), " CKD_RB0 "\n\t"                                     \
-    "vbroadcastss " #c "*4+" CKD_PXB "(%[xp]), " CKD_RB1 "\n\t"                         \
-    CKD_ASM_2X6_I(c, 0, "a00", "a10")                                                   \
-    CKD_ASM_2X6_I(c, 1, "a01", "a11")                                                   \
-    CKD_ASM_2X6_I(c, 2, "a02", "a12")                                                   \
-    CKD_ASM_2X6_I(c, 3, "a03", "a13")                                                   \
-    CKD_ASM_2X6_I(c, 4, "a04", "a14")                                                   \
-    CKD_ASM_2X6_I(c, 5, "a05", "a15")
+    "vbroadcastss " #c "*4+" CKD_PXB "(%[xp]), " CKD_RB1 "\n\t"
+#define CKD_ASM_2X5_I5(c, CS)                                                            \
+    CKD_ASM_2W_I(c, CS, 0, "a00", "a10")                                                \
+    CKD_ASM_2W_I(c, CS, 1, "a01", "a11")                                                \
+    CKD_ASM_2W_I(c, CS, 2, "a02", "a12")                                                \
+    CKD_ASM_2W_I(c, CS, 3, "a03", "a13")                                                \
+    CKD_ASM_2W_I(c, CS, 4, "a04", "a14")
+#define CKD_ASM_2X5_C(c) CKD_ASM_2W_B(c) CKD_ASM_2X5_I5(c, "160")
+#define CKD_ASM_2X6_C(c) CKD_ASM_2W_B(c) CKD_ASM_2X5_I5(c, "192") CKD_ASM_2W_I(c, "192", 5, "a05", "a15")
+#define CKD_ASM_2X5_OUT                                                                  \
+    [a00] "+x"(acc[0][0]), [a01] "+x"(acc[0][1]), [a02] "+x"(acc[0][2]),                \
+    [a03] "+x"(acc[0][3]), [a04] "+x"(acc[0][4]),                                       \
+    [a10] "+x"(acc[1][0]), [a11] "+x"(acc[1][1]), [a12] "+x"(acc[1][2]),                \
+    [a13] "+x"(acc[1][3]), [a14] "+x"(acc[1][4])
 #define CKD_ASM_2X6_OUT                                                                  \
     [a00] "+x"(acc[0][0]), [a01] "+x"(acc[0][1]), [a02] "+x"(acc[0][2]),                \
     [a03] "+x"(acc[0][3]), [a04] "+x"(acc[0][4]), [a05] "+x"(acc[0][5]),                \
     [a10] "+x"(acc[1][0]), [a11] "+x"(acc[1][1]), [a12] "+x"(acc[1][2]),                \
     [a13] "+x"(acc[1][3]), [a14] "+x"(acc[1][4]), [a15] "+x"(acc[1][5])
 #define CKD_TAP_2X6_PX(XS, PXF) CKD_TAP_WIDE_PX(CKD_ASM_2X6_C, CKD_ASM_2X6_OUT, XS, 384, (PXF) + 8)
-
-/* 2x40 tile (the 5-block chunks of strided 1x1 layers): as 2x48 with 5
- * weight vectors (13 ymm registers: 10 accumulators, 2 broadcasts, 1
- * weight; 5 weight loads + 2 broadcasts per 10 FMAs). */
-#define CKD_ASM_2X5_I(c, I, A0, A1)                                                      \
-    "vmovaps " #c "*160+" #I "*32(%[wp]), " CKD_RW "\n\t"                               \
-    "vfmadd231ps " CKD_RW ", " CKD_RB0 ", %[" A0 "]\n\t"                                \
-    "vfmadd231ps " CKD_RW ", " CKD_RB1 ", %[" A1 "]\n\t"
-#define CKD_ASM_2X5_C(c)                                                                 \
-    "vbroadcastss " #c "*4(%[xp]), " CKD_RB0 "\n\t"                                     \
-    "vbroadcastss " #c "*4+" CKD_PXB "(%[xp]), " CKD_RB1 "\n\t"                         \
-    CKD_ASM_2X5_I(c, 0, "a00", "a10")                                                   \
-    CKD_ASM_2X5_I(c, 1, "a01", "a11")                                                   \
-    CKD_ASM_2X5_I(c, 2, "a02", "a12")                                                   \
-    CKD_ASM_2X5_I(c, 3, "a03", "a13")                                                   \
-    CKD_ASM_2X5_I(c, 4, "a04", "a14")
-#define CKD_ASM_2X5_OUT                                                                  \
-    [a00] "+x"(acc[0][0]), [a01] "+x"(acc[0][1]), [a02] "+x"(acc[0][2]),                \
-    [a03] "+x"(acc[0][3]), [a04] "+x"(acc[0][4]),                                       \
-    [a10] "+x"(acc[1][0]), [a11] "+x"(acc[1][1]), [a12] "+x"(acc[1][2]),                \
-    [a13] "+x"(acc[1][3]), [a14] "+x"(acc[1][4])
 #define CKD_TAP_2X5_PX(XS, PXF) CKD_TAP_WIDE_PX(CKD_ASM_2X5_C, CKD_ASM_2X5_OUT, XS, 320, (PXF) + 8)
 
 /* RGB (3 channels) and single-channel (LeNet) first layers get a constant

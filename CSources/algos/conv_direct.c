@@ -10,8 +10,8 @@
  * zero-padded tails: the micro-kernel streams one tap's 8*nbk*8 weights
  * contiguously.  The micro-kernel (kernels/conv_direct_ukernel_*) keeps
  * ur x nbk accumulators in registers (4x24, 6x16, 12x8 and, for 1x1
- * layers, 3x32, 2x40 and 2x48 on AVX2) for the whole reduction over a chunk of
- * input-channel blocks.
+ * layers, 3x32, 2x40 and 2x48 on AVX2) for the whole reduction over a
+ * chunk of input-channel blocks.
  *
  * Blocking and threading: the output of one image/group is seen as a flat
  * list of P*Q pixels in row-major order, cut into pixel blocks.  A work item

@@ -50,8 +50,7 @@
 typedef struct direct_chunk {
     int64_t kb0;                      /* first output block (within the group) */
     int nbk;
-    int ur;                           /* pixels per tile (ks->ur_max) */
-    const ck_direct_ukernel_set *ks;
+    const ck_direct_ukernel_set *ks;  /* its tile: ks->ur_max pixels x nbk blocks */
 } direct_chunk;
 
 /* Geometry the driver runs on: the layer's, or a flattened one (1x1
@@ -226,10 +225,10 @@ static void direct_name(direct_state *st) {
     for (int64_t ch = 0; ch < st->nch; ch++) {
         const direct_chunk *c = &st->chunks[ch];
         int seen = 0;
-        for (int64_t e = 0; e < ch && !seen; e++) seen = st->chunks[e].ur == c->ur && st->chunks[e].nbk == c->nbk;
+        for (int64_t e = 0; e < ch && !seen; e++) seen = st->chunks[e].ks == c->ks;
         if (seen) continue;
         char tile[24];
-        const int tl = snprintf(tile, sizeof tile, "%s%dx%d", ch ? "+" : " ", c->ur, c->nbk * 8);
+        const int tl = snprintf(tile, sizeof tile, "%s%dx%d", ch ? "+" : " ", c->ks->ur_max, c->nbk * 8);
         if (len + tl >= (int)sizeof st->name) break;
         memcpy(st->name + len, tile, (size_t)tl + 1);
         len += tl;
@@ -386,7 +385,6 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
      * than 4x16 and 3-6% than 5x16.  Why 6-pixel tiles hold up so much
      * better under that load is not understood (the asm channel steps are
      * not it: 4x16 and 5x16 with asm steps measured the same as without). */
-    for (int64_t ch = 0; ch < st->nch; ch++) st->chunks[ch].ur = st->chunks[ch].ks->ur_max;
     if (R * S == 1) st->in_px_bytes = st->CBg * 32 * (d->stride_w > 1 ? 2 : 1);
     st->wc = st->CBg == 1 && Cg < 8 ? Cg : 8;
     /* cache chunk over input blocks: one chunk's packed weights in ~24 KiB
@@ -767,7 +765,7 @@ static int64_t direct_even_rows(int64_t P, int64_t r0, int nt) {
 /* Pixel block size (see direct_run). */
 static int64_t direct_pixel_block(const direct_state *st, const direct_geom *gm, int64_t nimg, int nt) {
     const int64_t PQ = gm->P * gm->Q, base = nimg * st->G * st->nch;
-    const int ur_main = st->chunks[0].ur;
+    const int ur_main = st->chunks[0].ks->ur_max;
     /* output tile of ~32 KiB: it stays in L1 between passes over the input
      * channels (cache chunks), and the input block stays cached between the
      * output chunks.  With one pass and one output chunk there is no reuse,
@@ -921,7 +919,7 @@ static void direct_run(const ck_plan *plan, const direct_state *st, const direct
         prev_blk = t * nblk + bi;
         const int64_t g = t % G, n = t / G;
         const ck_direct_ukernel_set *ks = c->ks;
-        const int urm = c->ur;
+        const int urm = c->ks->ur_max;
         const int64_t kbase = g * st->KBg + c->kb0;
         const float *ximg = xb + (n * st->CBt + g * st->CBg) * xcbs;
         float *yimg = yb + (n * st->KBt + kbase) * ycbs;

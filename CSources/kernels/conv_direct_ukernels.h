@@ -365,14 +365,19 @@ static const float ckd_zeros[8] __attribute__((aligned(32))) = {0, 0, 0, 0, 0, 0
     } while (0)
 #endif
 
-/* Accumulators from the bias (first) or the partial sums in y.  The bias
- * is loaded into every accumulator (the pointer laundered per pixel so the
- * compiler keeps the loads) instead of loaded once per block and copied:
- * clang, direct_ukernel_dev (data in L1, C = 64, best of 9 rounds, 3 runs):
- * 6x16 92.0-93.1 -> 94.6-94.8% of peak (C = 32: 86.8-87.3 -> 89.9-91.3%),
- * 2x40 +1.2-2.9 points, 2x48 +1, 4x24 +0-0.4, 3x32 -0.3..-2.5; one process
- * alternating the plans, 1 thread: mobilenetv2.pw112 +0.8-1.4%, the
- * others within +-0.6% (l2.1x1s2, 1x1expand, pw7, l2.3x3, l4.3x3). */
+/* Accumulators from the bias (first) or the partial sums in y.  The
+ * per-pixel copy of the bias pointer (CKD_SCALAR_REG) was meant to keep one
+ * bias load per accumulator, but the empty asm is not volatile and both
+ * clang and gcc merge the loads: the objects load the bias once per output
+ * block and copy it into the other accumulators, as before this form.
+ * The change that introduced it (the bias and zero cases split, pixel-major
+ * order) measured, clang, direct_ukernel_dev (data in L1, C = 64, best of 9
+ * rounds, 3 runs): 6x16 92.0-93.1 -> 94.6-94.8% of peak (C = 32: 86.8-87.3
+ * -> 89.9-91.3%), 2x40 +1.2-2.9 points, 2x48 +1, 4x24 +0-0.4, 3x32
+ * -0.3..-2.5; what in it made the difference is not known.  A hand-written
+ * 6x16 row kernel measured the same with one load per accumulator and with
+ * one load and copies (85.6 vs 85.0%, C = 32): the per-tile cost of these
+ * short reductions is in the 12 output stores (see conv_direct.c). */
 static inline __attribute__((always_inline)) CKD_TARGET void
 ckd_avx2_init(__m256 acc[CKD_MAX_UR][CKD_MAX_NBK], const ck_direct_ukernel_params *p, const int UR, const int NBK,
               const float *const y, const int64_t *const yo, const float *bias) {

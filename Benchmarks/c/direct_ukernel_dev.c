@@ -6,7 +6,7 @@
  * traffic from L3 or memory, pixel blocks, threads), which direct_dev
  * measures.
  *
- *   direct_ukernel_dev [--tile 4x24|6x16|12x8|3x32|2x40|2x48] [--ur N] [--cb N] [--tiles N] [--stride N] [--rounds N]
+ *   direct_ukernel_dev [--tile 4x24|6x16|4x16|12x8|3x32|2x40|2x48] [--ur N] [--cb N] [--tiles N] [--stride N] [--rounds N]
  *                      [--image HxW [--rows N] [--sweep N]] [--ycopies N]
  *
  *   --cb      input-channel blocks of 8 reduced per tile (C = 8 * cb; default 8, C = 64)
@@ -60,6 +60,7 @@ static const ck_direct_ukernel_set *tile_set(const char *name) {
 #if defined(__x86_64__)
     if (!strcmp(name, "4x24")) return &ck_f32_conv_direct_ukernel_4x24__avx2_fma;
     if (!strcmp(name, "6x16")) return &ck_f32_conv_direct_ukernel_6x16__avx2_fma;
+    if (!strcmp(name, "4x16")) return &ck_f32_conv_direct_ukernel_4x16__avx2_fma;
     if (!strcmp(name, "12x8")) return &ck_f32_conv_direct_ukernel_12x8__avx2_fma;
     if (!strcmp(name, "3x32")) return &ck_f32_conv_direct_ukernel_3x32__avx2_fma;
     if (!strcmp(name, "2x40")) return &ck_f32_conv_direct_ukernel_2x40__avx2_fma;
@@ -92,7 +93,7 @@ int main(int argc, char **argv) {
 #endif
     const ck_direct_ukernel_set *set = tile_set(tname);
     if (!set) {
-        fprintf(stderr, "unknown tile %s (4x24, 6x16, 12x8, 3x32, 2x40, 2x48 on AVX2; 6x16, 12x8 on NEON; 4x32 scalar)\n", tname);
+        fprintf(stderr, "unknown tile %s (4x24, 6x16, 4x16, 12x8, 3x32, 2x40, 2x48 on AVX2; 6x16, 12x8 on NEON; 4x32 scalar)\n", tname);
         return 2;
     }
     const int ur = (int)arg_long(argc, argv, "--ur", set->ur_max);

@@ -10,8 +10,8 @@
  * zero-padded tails: the micro-kernel streams one tap's 8*nbk*8 weights
  * contiguously.  The micro-kernel (kernels/conv_direct_ukernel_*) keeps
  * ur x nbk accumulators in registers (4x24, 6x16, 12x8 and, for 1x1
- * layers, 3x32, 2x40 and 2x48 on AVX2) for the whole reduction over a
- * chunk of input-channel blocks.
+ * layers, 4x16, 3x32, 2x40 and 2x48 on AVX2) for the whole reduction over
+ * a chunk of input-channel blocks.
  *
  * Blocking and threading: the output of one image/group is seen as a flat
  * list of P*Q pixels in row-major order, cut into pixel blocks.  A work item
@@ -285,16 +285,22 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
      * still split evenly between the threads when there are few pixel
      * blocks (7x7 and 14x14 layers). */
     /* ...except in stride-1 1x1 layers with 3-8 input blocks (C/g of
-     * 17-64), whose short reductions run faster as 6x16 tiles (with the
-     * bias loaded into each accumulator, ckd_avx2_init, direct_ukernel_dev
-     * measured 6x16 at 94.6-94.8% of peak with data in L1 at C = 64, 4x24
-     * at 91.2-91.5% and 3x32 at 92.2-92.7%).  Clang, one process
+     * 17-64), whose short reductions run as 2-block chunks throughout: as
+     * 6x16 tiles (C template) they beat 4x24 and 3x32, clang, one process
      * alternating the plans, p25 of 100-200 runs, 1 thread, 2 runs each:
      * resnet50.1x1expand (C = 64, K = 256) +1.1-1.3% (2 threads +1.2-2.4%),
      * C64 28x28 K256 +2.3-2.6%, C48 28x28 K192 +3.4-3.7%, C24 56x56 K144
      * +3.3-5.8%; outside that range 6x16 lost: C16 K96 -0.5..-1.2%, C128
      * 28x28 K512 -2%, mobilenetv2.pw7 (C = 320) -2%, pw56 (C = 144, K = 24:
-     * 6x16 + 12x8) -12%. */
+     * 6x16 + 12x8) -12%.  They now run 4x16 tiles, whose whole rows are one
+     * asm loop (ckd_avx2_row4x16_s1; 8 output stores a tile, where 6x16's
+     * 12 cost it 6-10 points of peak): against 6x16, clang, one process
+     * alternating the plans (bias + ReLU, NCHW8c), p25 of 300-400 runs on a
+     * quiet host, 1 thread: mobilenetv2.pw112 (C = 32, K = 16) 89.5 ->
+     * 96.8% of peak, resnet50.1x1expand 92.9 -> 96.5%, C48 28x28 K192 92.3
+     * -> 95.8%, C24 56x56 K144 86.3 -> 95.2%, C64 28x28 K256 92.9 -> 96.1%;
+     * 2 threads: pw112 85.1-85.3 -> 94.7% (3 runs), 1x1expand 91.0 ->
+     * 96.1%, C48 88.2 -> 94.5%, C24 85.7 -> 94.4%, C64 89.5 -> 94.2%. */
     const int short1x1 = R * S == 1 && d->stride_h == 1 && d->stride_w == 1 && st->CBg >= 3 && st->CBg <= 8;
     const int main3 = st->isa == CK_ISA_AVX2_FMA && (st->CBg >= 2 || Cg >= 3) && !short1x1;
     /* AVX2, 1x1 (C/g >= 16): where main3 would leave 2-block chunks (a
@@ -360,6 +366,9 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
         st->chunks[st->nch].kb0 = kb;
         st->chunks[st->nch].nbk = nbk;
         st->chunks[st->nch].ks = direct_kernels(st->isa, nbk, R * S == 1);
+#if defined(__x86_64__)
+        if (short1x1 && nbk == 2 && st->isa == CK_ISA_AVX2_FMA) st->chunks[st->nch].ks = &ck_f32_conv_direct_ukernel_4x16__avx2_fma;
+#endif
         st->nch++;
         kb += nbk;
     }
@@ -384,7 +393,10 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
      * 56x56, C16 112x112 and C24 56x56 (K = 16) at 1 thread 8-14% faster
      * than 4x16 and 3-6% than 5x16.  Why 6-pixel tiles hold up so much
      * better under that load is not understood (the asm channel steps are
-     * not it: 4x16 and 5x16 with asm steps measured the same as without). */
+     * not it: 4x16 and 5x16 with asm steps measured the same as without).
+     * Those 4x16 tiles were the C template's, a call of init, reduction and
+     * finish per tile; the 4x16 row kernel that now runs these chunks is
+     * one asm loop per row (see the short1x1 rule above). */
     if (R * S == 1) st->in_px_bytes = st->CBg * 32 * (d->stride_w > 1 ? 2 : 1);
     st->wc = st->CBg == 1 && Cg < 8 ? Cg : 8;
     /* cache chunk over input blocks: one chunk's packed weights in ~24 KiB

@@ -522,6 +522,44 @@ static void sweep(void) {
                 tc.integer = (a + t) % 2;
                 run_case(&tc);
             }
+    /* 13. the 4x16 row kernel (ckd_avx2_row4x16_s1: stride-1 1x1, C/g of
+     * 17-64 in whole blocks) in each of its variants: with and without
+     * bias, every activation (NONE, RELU and RELU6 in the asm epilogue,
+     * LEAKY through the C template), with and without residual; rows
+     * leaving a tail modulo 4.  Then 4-pixel tails of 6x16 tiles (the same
+     * row kernel) in a layer whose channels take two passes (C = 512, 16
+     * pixels: the second pass starts from y) */
+    static const int64_t p6[][5] = {
+        /* n, c, h, w, k */
+        {1, 32, 5, 9, 16}, {1, 64, 3, 8, 32}, {2, 24, 3, 11, 48},
+    };
+    static const ck_activation_kind acts[] = {CK_ACT_NONE, CK_ACT_RELU, CK_ACT_RELU6, CK_ACT_LEAKY_RELU};
+    for (int a = 0; a < (int)(sizeof p6 / sizeof p6[0]); a++)
+        for (int v = 0; v < 16; v++) {
+            memset(&tc, 0, sizeof tc);
+            tc.d = mk(p6[a][0], p6[a][1], p6[a][2], p6[a][3], p6[a][4], 1, 1);
+            tc.d.has_bias = v & 1;
+            tc.d.activation.kind = acts[(v >> 1) & 3];
+            tc.d.activation.alpha = 0.125f;
+            tc.d.layout = (ck_layout)((a + v) % 3);
+            tc.use_res = (v >> 3) & 1;
+            tc.threads = 1 + (a + v) % 2;
+            /* integer data for RELU6: sums of up to 64 products of -3..3
+             * reach the clamp, uniform (-1, 1) data rarely does */
+            tc.integer = v % 3 == 0 || tc.d.activation.kind == CK_ACT_RELU6;
+            run_case(&tc);
+        }
+    for (int v = 0; v < 6; v++) {
+        memset(&tc, 0, sizeof tc);
+        tc.d = mk(1, 512, 2, 8, 16, 1, 1); /* 16 pixels: tiles of 6, 6 and 4 */
+        tc.d.has_bias = v % 2;
+        tc.d.activation.kind = v < 2 ? CK_ACT_NONE : v < 4 ? CK_ACT_RELU : CK_ACT_RELU6;
+        tc.d.layout = (ck_layout)(v % 3);
+        tc.use_res = v % 3 == 1;
+        tc.threads = 1 + v % 2;
+        tc.integer = v % 2;
+        run_case(&tc);
+    }
 }
 
 /* The edge strips of padded small-C layers are an optimisation: under a
@@ -660,13 +698,13 @@ static void check_tile_names(ck_conv2d_desc d, const char *layer, const char *co
  * Pinned on AVX2 for resnet18.l2.1x1s2: 6,5,5 blocks at 1 thread (2x48
  * and 2x40 tiles), 5,3 a thread at 2 threads (2x40 and 4x24); and for
  * mobilenetv2.pw112 (C = 32, K = 16, 1x1) and resnet50.1x1expand (C = 64,
- * K = 256): 6x16 tiles at 1 and 2 threads. */
+ * K = 256): 4x16 tiles at 1 and 2 threads. */
 static void test_tile_names(void) {
     ck_conv2d_desc d = mk(1, 64, 56, 56, 128, 1, 1);
     d.stride_h = d.stride_w = 2;
     static const char *const want_s2[2] = {"direct/avx2_fma 2x48+2x40", "direct/avx2_fma 2x40+4x24"};
     check_tile_names(d, "resnet18.l2.1x1s2", want_s2);
-    static const char *const want_pw[2] = {"direct/avx2_fma 6x16", "direct/avx2_fma 6x16"};
+    static const char *const want_pw[2] = {"direct/avx2_fma 4x16", "direct/avx2_fma 4x16"};
     check_tile_names(mk(1, 32, 112, 112, 16, 1, 1), "mobilenetv2.pw112", want_pw);
     check_tile_names(mk(1, 64, 56, 56, 256, 1, 1), "resnet50.1x1expand", want_pw);
 }

@@ -10,8 +10,8 @@
  * zero-padded tails: the micro-kernel streams one tap's 8*nbk*8 weights
  * contiguously.  The micro-kernel (kernels/conv_direct_ukernel_*) keeps
  * ur x nbk accumulators in registers (4x24, 6x16, 12x8 and, for 1x1
- * layers, 4x16, 3x32, 2x40 and 2x48 on AVX2) for the whole reduction over
- * a chunk of input-channel blocks.
+ * layers, 4x16, 3x32, 2x32, 2x40 and 2x48 on AVX2) for the whole reduction
+ * over a chunk of input-channel blocks.
  *
  * Blocking and threading: the output of one image/group is seen as a flat
  * list of P*Q pixels in row-major order, cut into pixel blocks.  A work item
@@ -348,6 +348,15 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
      *   K = 72, 6,3 instead of 3,3,3 -0.2..-1% (kept for one rule). */
     const int wide6 = wide4 && (d->stride_w > 1 || d->stride_h > 1) && !st->pack1x1 &&
                       (plan->out_w % 2 == 0 || plan->out_w >= 25);
+    /* ...but with C/g <= 64 (a short reduction, whose tiles' stores weigh)
+     * 4-block chunks of 2x32 tiles, each row of them one asm loop
+     * (ckd_avx2_row2x32_s2, 8 stores a tile against 2x48's 12): clang, one
+     * process alternating the plans (bias + ReLU, NCHW8c), p25 of 300 runs,
+     * resnet18.l2.1x1s2 (4,4,4,4 instead of 6,5,5; 2 threads 4,4 a thread
+     * instead of 5,3) 1 thread +0.9-1.8% (3 runs), 2 threads +1.7-4.8% (3
+     * runs); C128 28x28 K256 (C/g > 64) measured -3.4% at 1 thread, level
+     * at 2, and keeps its 6- and 5-block chunks. */
+    const int short2 = wide6 && st->CBg <= 8;
     const int64_t nparts = main3 && plan->threads > 1 && st->KBg >= 4 * (int64_t)plan->threads ? plan->threads : 1;
     for (int64_t kb = 0, part = 0; kb < st->KBg;) {
         const int64_t pend = st->KBg * (part + 1) / nparts;
@@ -356,18 +365,20 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
         if (tail3 && rem == 3) nbk = 3;
         if (main3) nbk = rem == 4 || rem == 2 ? 2 : rem == 1 ? 1 : 3;
         if (wide4 && ((rem % 3 == 1 && rem >= 4) || (rem % 3 == 2 && rem >= 8))) nbk = 4;
-        if (wide6) {
+        if (wide6 && !short2) {
             /* the blocks cut into 6s and 5s, or 6s, 5s and a last 3 */
             const int64_t r65 = direct_sum65(rem) ? rem : rem - 3;
             if (direct_sum65(r65 - 6)) nbk = 6;
             else if (direct_sum65(r65 - 5)) nbk = 5;
         }
+        if (short2 && rem >= 4) nbk = 4;
         if (kb + nbk == pend) part++;
         st->chunks[st->nch].kb0 = kb;
         st->chunks[st->nch].nbk = nbk;
         st->chunks[st->nch].ks = direct_kernels(st->isa, nbk, R * S == 1);
 #if defined(__x86_64__)
         if (short1x1 && nbk == 2 && st->isa == CK_ISA_AVX2_FMA) st->chunks[st->nch].ks = &ck_f32_conv_direct_ukernel_4x16__avx2_fma;
+        if (short2 && nbk == 4) st->chunks[st->nch].ks = &ck_f32_conv_direct_ukernel_2x32__avx2_fma;
 #endif
         st->nch++;
         kb += nbk;

@@ -419,7 +419,11 @@ static void sweep(void) {
      * input block (C = 13), rows of 27 pixels (a 1-pixel tail tile),
      * padding (the 2x40 gather kernels; NCHW is not packed when padded),
      * several passes over C (C = 272), groups, and 2 threads with parts of
-     * 10 blocks (5,5 each, K = 160) and of 11 (6,5; K = 176) */
+     * 10 blocks (5,5 each, K = 160) and of 11 (6,5; K = 176).  With C/g <=
+     * 64 these layers run 4-block chunks of 2x32 tiles instead (the 2x32
+     * row kernel, its prefetch, tails and gather kernels), so the sweep
+     * runs twice: as listed, and with C/g raised by 72 (the 6- and
+     * 5-block chunks) */
     static const int64_t s5[][10] = {
         /* n, c, h, w, k, stride, pad, groups, threads, layout */
         {1, 16, 8, 12, 40, 2, 0, 1, 1, CK_LAYOUT_NCHW8C},   {2, 13, 9, 20, 88, 2, 0, 1, 1, CK_LAYOUT_NCHW8C},
@@ -431,16 +435,17 @@ static void sweep(void) {
         {1, 24, 8, 12, 72, 2, 0, 1, 1, CK_LAYOUT_NCHW8C},   {1, 16, 7, 14, 112, 2, 0, 1, 1, CK_LAYOUT_NCHW8C},
         {1, 16, 6, 12, 56, 2, 0, 1, 1, CK_LAYOUT_NCHW8C},
     };
+    for (int wide = 0; wide < 2; wide++)
     for (int a = 0; a < (int)(sizeof s5 / sizeof s5[0]); a++) {
         memset(&tc, 0, sizeof tc);
-        tc.d = mk(s5[a][0], s5[a][1], s5[a][2], s5[a][3], s5[a][4], 1, 1);
+        tc.d = mk(s5[a][0], s5[a][1] + (wide && s5[a][1] / s5[a][7] <= 64 ? 72 * s5[a][7] : 0), s5[a][2], s5[a][3], s5[a][4], 1, 1);
         tc.d.stride_h = tc.d.stride_w = s5[a][5];
         tc.d.pad_top = tc.d.pad_right = s5[a][6];
         tc.d.groups = s5[a][7];
         randomise_rest(&tc, 90 + a);
         tc.d.layout = (ck_layout)s5[a][9];
         tc.threads = (int)s5[a][8];
-        tc.integer = a % 2 == 1;
+        tc.integer = (a + wide) % 2 == 1;
         run_case(&tc);
     }
     for (int a = 0; a < 2; a++) {
@@ -528,7 +533,8 @@ static void sweep(void) {
      * LEAKY through the C template), with and without residual; rows
      * leaving a tail modulo 4.  Then 4-pixel tails of 6x16 tiles (the same
      * row kernel) in a layer whose channels take two passes (C = 512, 16
-     * pixels: the second pass starts from y) */
+     * pixels: the second pass starts from y), and likewise 2-pixel tails
+     * of 3x32 tiles at stride 2 (the 2x32 row kernel, C = 256) */
     static const int64_t p6[][5] = {
         /* n, c, h, w, k */
         {1, 32, 5, 9, 16}, {1, 64, 3, 8, 32}, {2, 24, 3, 11, 48},
@@ -549,9 +555,16 @@ static void sweep(void) {
             tc.integer = v % 3 == 0 || tc.d.activation.kind == CK_ACT_RELU6;
             run_case(&tc);
         }
-    for (int v = 0; v < 6; v++) {
+    for (int v = 0; v < 12; v++) {
         memset(&tc, 0, sizeof tc);
-        tc.d = mk(1, 512, 2, 8, 16, 1, 1); /* 16 pixels: tiles of 6, 6 and 4 */
+        if (v < 6) {
+            tc.d = mk(1, 512, 2, 8, 16, 1, 1); /* 16 pixels: tiles of 6, 6 and 4 */
+        } else {
+            /* the 2x32 row kernel on the 2-pixel tails of 3x32 tiles
+             * (stride 2, 5-pixel rows, 4 output blocks) over two passes */
+            tc.d = mk(1, 256, 4, 10, 32, 1, 1);
+            tc.d.stride_h = tc.d.stride_w = 2;
+        }
         tc.d.has_bias = v % 2;
         tc.d.activation.kind = v < 2 ? CK_ACT_NONE : v < 4 ? CK_ACT_RELU : CK_ACT_RELU6;
         tc.d.layout = (ck_layout)(v % 3);
@@ -695,15 +708,20 @@ static void check_tile_names(ck_conv2d_desc d, const char *layer, const char *co
 }
 
 /* The plan name lists the interior register tiles of its output chunks.
- * Pinned on AVX2 for resnet18.l2.1x1s2: 6,5,5 blocks at 1 thread (2x48
- * and 2x40 tiles), 5,3 a thread at 2 threads (2x40 and 4x24); and for
+ * Pinned on AVX2 for resnet18.l2.1x1s2 (C/g <= 64): 4-block chunks of
+ * 2x32 tiles at 1 and 2 threads; for C128 28x28 K256 stride 2: 6- and
+ * 5-block chunks (2x48 and 2x40 tiles); and for
  * mobilenetv2.pw112 (C = 32, K = 16, 1x1) and resnet50.1x1expand (C = 64,
  * K = 256): 4x16 tiles at 1 and 2 threads. */
 static void test_tile_names(void) {
     ck_conv2d_desc d = mk(1, 64, 56, 56, 128, 1, 1);
     d.stride_h = d.stride_w = 2;
-    static const char *const want_s2[2] = {"direct/avx2_fma 2x48+2x40", "direct/avx2_fma 2x40+4x24"};
+    static const char *const want_s2[2] = {"direct/avx2_fma 2x32", "direct/avx2_fma 2x32"};
     check_tile_names(d, "resnet18.l2.1x1s2", want_s2);
+    d = mk(1, 128, 28, 28, 256, 1, 1);
+    d.stride_h = d.stride_w = 2;
+    static const char *const want_s2w[2] = {"direct/avx2_fma 2x48+2x40", "direct/avx2_fma 2x48+2x40"};
+    check_tile_names(d, "C128 28x28 K256 stride 2", want_s2w);
     static const char *const want_pw[2] = {"direct/avx2_fma 4x16", "direct/avx2_fma 4x16"};
     check_tile_names(mk(1, 32, 112, 112, 16, 1, 1), "mobilenetv2.pw112", want_pw);
     check_tile_names(mk(1, 64, 56, 56, 256, 1, 1), "resnet50.1x1expand", want_pw);

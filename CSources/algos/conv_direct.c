@@ -332,6 +332,8 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
      * short odd rows (C256 14x14 K512, 7-pixel rows with a 1-pixel tail
      * tile: -5%).  NCHW/NHWC input of an unpadded strided 1x1 layer is
      * packed to stride 1 first (pack1x1), so it keeps the stride-1 chunks.
+     * (The measurements above and below on l2.1x1s2, C/g = 64, predate
+     * short2 below, which now gives such layers 4-block chunks.)
      * A part's blocks are cut into 6- and 5-block chunks (2x48 and 2x40
      * tiles) where they can be (any count >= 20, and 5, 6, 10-12, 15-18),
      * otherwise into 6s and 5s and a last 3-block chunk (4x24) where that
@@ -377,7 +379,8 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
         st->chunks[st->nch].nbk = nbk;
         st->chunks[st->nch].ks = direct_kernels(st->isa, nbk, R * S == 1);
 #if defined(__x86_64__)
-        if (short1x1 && nbk == 2 && st->isa == CK_ISA_AVX2_FMA) st->chunks[st->nch].ks = &ck_f32_conv_direct_ukernel_4x16__avx2_fma;
+        if (short1x1 && nbk == 2 && st->isa == CK_ISA_AVX2_FMA)
+            st->chunks[st->nch].ks = &ck_f32_conv_direct_ukernel_4x16__avx2_fma;
         if (short2 && nbk == 4) st->chunks[st->nch].ks = &ck_f32_conv_direct_ukernel_2x32__avx2_fma;
 #endif
         st->nch++;
@@ -385,13 +388,16 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
     }
 
     /* Each chunk runs its kernel set's widest tile (6x16 for 2-block
-     * chunks).  4-block chunks next to 2x48 ones (even output rows) ran
-     * 2x32 tiles, whole rows of them, until the 5-block chunks above took
-     * their place in l2.1x1s2: on a quiet host 2x32 was 0-0.8% faster than
-     * 3x32 (4 runs), but with the host loaded 3x32 was 16% faster (C128
-     * 28x28 K256, 6,6,6,6,4,4; one process alternating the plans, p25 of
-     * 200 runs), and at 2 threads (l2.1x1s2, 4,4 a thread) 3x32 was faster
-     * anyway (median 6-31%, p25 -1.6..+6%, 5 runs).
+     * chunks, except the 4x16 and 2x32 sets of short1x1 and short2).
+     * 4-block chunks next to 2x48 ones (even output rows) ran 2x32 tiles
+     * of the C template, whole rows of them, until the 5-block chunks
+     * above took their place in l2.1x1s2: on a quiet host 2x32 was 0-0.8%
+     * faster than 3x32 (4 runs), but with the host loaded 3x32 was 16%
+     * faster (C128 28x28 K256, 6,6,6,6,4,4; one process alternating the
+     * plans, p25 of 200 runs), and at 2 threads (l2.1x1s2, 4,4 a thread)
+     * 3x32 was faster anyway (median 6-31%, p25 -1.6..+6%, 5 runs).  The
+     * 2x32 row kernel of short2 is one asm loop a row, not that template;
+     * it has not been measured on a loaded host yet.
      * Stride-1 1x1 layers with C/g <= 64 ran their 2-block chunks as 4x16
      * tiles (8 accumulators) until this was measured again, with clang,
      * one process alternating 4x16, 5x16 and 6x16 plans, p25 of 300 runs:
@@ -407,7 +413,8 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
      * not it: 4x16 and 5x16 with asm steps measured the same as without).
      * Those 4x16 tiles were the C template's, a call of init, reduction and
      * finish per tile; the 4x16 row kernel that now runs these chunks is
-     * one asm loop per row (see the short1x1 rule above). */
+     * one asm loop per row (see the short1x1 rule above), not yet measured
+     * on a loaded host either. */
     if (R * S == 1) st->in_px_bytes = st->CBg * 32 * (d->stride_w > 1 ? 2 : 1);
     st->wc = st->CBg == 1 && Cg < 8 ? Cg : 8;
     /* cache chunk over input blocks: one chunk's packed weights in ~24 KiB

@@ -436,18 +436,19 @@ static void sweep(void) {
         {1, 16, 6, 12, 56, 2, 0, 1, 1, CK_LAYOUT_NCHW8C},
     };
     for (int wide = 0; wide < 2; wide++)
-    for (int a = 0; a < (int)(sizeof s5 / sizeof s5[0]); a++) {
-        memset(&tc, 0, sizeof tc);
-        tc.d = mk(s5[a][0], s5[a][1] + (wide && s5[a][1] / s5[a][7] <= 64 ? 72 * s5[a][7] : 0), s5[a][2], s5[a][3], s5[a][4], 1, 1);
-        tc.d.stride_h = tc.d.stride_w = s5[a][5];
-        tc.d.pad_top = tc.d.pad_right = s5[a][6];
-        tc.d.groups = s5[a][7];
-        randomise_rest(&tc, 90 + a);
-        tc.d.layout = (ck_layout)s5[a][9];
-        tc.threads = (int)s5[a][8];
-        tc.integer = (a + wide) % 2 == 1;
-        run_case(&tc);
-    }
+        for (int a = 0; a < (int)(sizeof s5 / sizeof s5[0]); a++) {
+            const int64_t c = s5[a][1] + (wide && s5[a][1] / s5[a][7] <= 64 ? 72 * s5[a][7] : 0);
+            memset(&tc, 0, sizeof tc);
+            tc.d = mk(s5[a][0], c, s5[a][2], s5[a][3], s5[a][4], 1, 1);
+            tc.d.stride_h = tc.d.stride_w = s5[a][5];
+            tc.d.pad_top = tc.d.pad_right = s5[a][6];
+            tc.d.groups = s5[a][7];
+            randomise_rest(&tc, 90 + a);
+            tc.d.layout = (ck_layout)s5[a][9];
+            tc.threads = (int)s5[a][8];
+            tc.integer = (a + wide) % 2 == 1;
+            run_case(&tc);
+        }
     for (int a = 0; a < 2; a++) {
         /* padded strided 1x1 (not packed; border pixels through the gather
          * kernels, of the 4x24 and of the 3x32 tile) */

@@ -570,6 +570,36 @@ typedef struct ckd_row_k {
     float six[8];       /* 48: 6.0f (ReLU6) */
 } ckd_row_k;
 
+/* k for the row kernels' call p; inc: bytes of input from one tile to the next */
+static inline __attribute__((always_inline)) void ckd_row_k_init(ckd_row_k *k, const ck_direct_ukernel_params *p,
+                                                                 int64_t inc) {
+    k->ncb = p->ncb;
+    k->xcbs = p->x_cb_stride * (int64_t)sizeof(float);
+    k->inc = inc;
+    k->mode = (p->first ? (p->bias ? 2 : 0) : 1) |
+              (p->last ? (p->res ? 4 : 0) | (p->act == CK_ACT_RELU ? 8 : p->act == CK_ACT_RELU6 ? 24 : 0) : 0);
+    k->bias = p->bias;
+    k->w = p->w + p->r0 * p->w_tap_stride;
+    for (int i = 0; i < 8; i++) k->six[i] = 6.f;
+}
+
+/* In a row kernel's row loop: the common modes (from the bias, the last
+ * pass, no residual) through FAST(EPI) with EPI one of NONE, RELU, RELU6,
+ * then the next row; other modes fall through to the general loop. */
+#define CKD_ROW_FAST_MODES(FAST, NONE, RELU, RELU6)                                      \
+    if (k.mode == 2) {                                                                  \
+        FAST(NONE);                                                                     \
+        continue;                                                                       \
+    }                                                                                   \
+    if (k.mode == (2 | 8)) {                                                            \
+        FAST(RELU);                                                                     \
+        continue;                                                                       \
+    }                                                                                   \
+    if (k.mode == (2 | 24)) {                                                           \
+        FAST(RELU6);                                                                    \
+        continue;                                                                       \
+    }
+
 #define CKR_J(c, J, A0, A1)                                                              \
     "vbroadcastss " #c "*4+" #J "*32(%[xc]), %%ymm14\n\t"                               \
     "vfmadd231ps %%ymm12, %%ymm14, %%ymm" #A0 "\n\t"                                    \
@@ -640,14 +670,7 @@ ckd_avx2_row4x16_s1(const ck_direct_ukernel_params *p) {
     /* descending tiles (one row only; see ck_direct_ukernel_params.reverse) */
     const int rev = p->reverse && nrows == 1;
     ckd_row_k k;
-    k.ncb = p->ncb;
-    k.xcbs = p->x_cb_stride * (int64_t)sizeof(float);
-    k.inc = (rev ? -32 : 32) * (int64_t)sizeof(float);
-    k.mode = (p->first ? (p->bias ? 2 : 0) : 1) |
-             (p->last ? (p->res ? 4 : 0) | (p->act == CK_ACT_RELU ? 8 : p->act == CK_ACT_RELU6 ? 24 : 0) : 0);
-    k.bias = p->bias;
-    k.w = p->w + p->r0 * p->w_tap_stride;
-    for (int i = 0; i < 8; i++) k.six[i] = 6.f;
+    ckd_row_k_init(&k, p, (rev ? -32 : 32) * (int64_t)sizeof(float));
     const float *const x0 = p->x + (p->ih0 + p->r0 * p->dh) * p->W * 8 + p->iw0 * 8;
     const int64_t ykb = p->y_kb_stride * (int64_t)sizeof(float), start = rev ? (nrep - 1) * 32 : 0;
     for (int64_t row = 0; row < nrows; row++) {
@@ -656,18 +679,7 @@ ckd_avx2_row4x16_s1(const ck_direct_ukernel_params *p) {
         float *y = p->y + row * p->y_row_stride + start;
         const float *xc, *wc, *t;
         int64_t n, nt = nrep;
-        if (k.mode == 2) {
-            CKR_ROW_FAST(CKR_EPI_NONE);
-            continue;
-        }
-        if (k.mode == (2 | 8)) {
-            CKR_ROW_FAST(CKR_EPI_RELU);
-            continue;
-        }
-        if (k.mode == (2 | 24)) {
-            CKR_ROW_FAST(CKR_EPI_RELU6);
-            continue;
-        }
+        CKD_ROW_FAST_MODES(CKR_ROW_FAST, CKR_EPI_NONE, CKR_EPI_RELU, CKR_EPI_RELU6)
         __asm__ volatile(
             "1:\n\t"
             "testq $2, 24(%[k])\n\t"
@@ -718,7 +730,6 @@ ckd_avx2_row4x16_s1(const ck_direct_ukernel_params *p) {
             : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm12", "xmm13", "xmm14", "xmm15",
               "cc", "memory");
     }
-    (void)k.six;
 }
 
 /* 2x32 tile, stride-2 1x1 layers with C/g of 16-64 (the 4-block chunks of
@@ -796,14 +807,7 @@ static __attribute__((unused, noinline)) CKD_TARGET void
 ckd_avx2_row2x32_s2(const ck_direct_ukernel_params *p) {
     const int64_t nrep = p->nrep > 1 ? p->nrep : 1, nrows = p->nrows > 1 ? p->nrows : 1;
     ckd_row_k k;
-    k.ncb = p->ncb;
-    k.xcbs = p->x_cb_stride * (int64_t)sizeof(float);
-    k.inc = 2 * 16 * (int64_t)sizeof(float);
-    k.mode = (p->first ? (p->bias ? 2 : 0) : 1) |
-             (p->last ? (p->res ? 4 : 0) | (p->act == CK_ACT_RELU ? 8 : p->act == CK_ACT_RELU6 ? 24 : 0) : 0);
-    k.bias = p->bias;
-    k.w = p->w + p->r0 * p->w_tap_stride;
-    for (int i = 0; i < 8; i++) k.six[i] = 6.f;
+    ckd_row_k_init(&k, p, 2 * 16 * (int64_t)sizeof(float));
     const float *const x0 = p->x + (p->ih0 + p->r0 * p->dh) * p->W * 8 + p->iw0 * 8;
     const int64_t ykb = p->y_kb_stride * (int64_t)sizeof(float), ykb3 = 3 * ykb, pf = p->x_pf_bytes;
     for (int64_t row = 0; row < nrows; row++) {
@@ -812,18 +816,7 @@ ckd_avx2_row2x32_s2(const ck_direct_ukernel_params *p) {
         float *y = p->y + row * p->y_row_stride;
         const float *xc, *wc, *t;
         int64_t n, nt = nrep;
-        if (k.mode == 2) {
-            CKS_ROW_FAST(CKS_EPI_NONE);
-            continue;
-        }
-        if (k.mode == (2 | 8)) {
-            CKS_ROW_FAST(CKS_EPI_RELU);
-            continue;
-        }
-        if (k.mode == (2 | 24)) {
-            CKS_ROW_FAST(CKS_EPI_RELU6);
-            continue;
-        }
+        CKD_ROW_FAST_MODES(CKS_ROW_FAST, CKS_EPI_NONE, CKS_EPI_RELU, CKS_EPI_RELU6)
         __asm__ volatile(
             "1:\n\t"
             "testq $2, 24(%[k])\n\t"

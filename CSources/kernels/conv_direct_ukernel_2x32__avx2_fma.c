@@ -1,6 +1,6 @@
 /* Direct-convolution micro-kernel, AVX2+FMA: up to 2 output pixels x 32 output
  * channels (4 blocks of 8) per call, ur = 1..2; the 4-block chunks of
- * stride-2 1x1 layers with C/g of 16-64 (conv_direct.c), whose rows of whole
+ * stride-2 1x1 layers with C/g <= 64 (conv_direct.c), whose rows of whole
  * 2-pixel tiles run as one asm loop (ckd_avx2_row2x32_s2).  See
  * conv_direct_ukernels.h for the template and the calling convention. */
 #if defined(__x86_64__)

@@ -379,7 +379,7 @@ static const float ckd_zeros[8] __attribute__((aligned(32))) = {0, 0, 0, 0, 0, 0
  * -0.3..-2.5; what in it made the difference is not known.  A hand-written
  * 6x16 row kernel measured the same with one load per accumulator and with
  * one load and copies (85.6 vs 85.0%, C = 32): the per-tile cost of these
- * short reductions is in the 12 output stores (see conv_direct.c). */
+ * short reductions is in the 12 output stores (see ckd_avx2_row4x16_s1). */
 static inline __attribute__((always_inline)) CKD_TARGET void
 ckd_avx2_init(__m256 acc[CKD_MAX_UR][CKD_MAX_NBK], const ck_direct_ukernel_params *p, const int UR, const int NBK,
               const float *const y, const int64_t *const yo, const float *bias) {
@@ -546,10 +546,12 @@ ckd_avx2_int_tiles(const ck_direct_ukernel_params *p, const int UR, const int NB
  * of every tile), with no per-tile C bookkeeping between two tiles'
  * reductions.  Registers: acc[j][i] in ymm(2j+i) (ymm0-7), the weights in
  * ymm12-13, the broadcast in ymm14, the epilogue's constants in ymm14-15.
- * The loop's constants live in a small block (k) read by memory operands,
- * which keeps the asm at 10 general registers (it must also build at -O0).
+ * The general loop reads its constants from a small block (k) by memory
+ * operands, which keeps it at 10 general registers (it must also build at
+ * -O0); the fast loop (the common modes) holds them in registers.
  * mode: 1 = start from y (a later channel pass), 2 = start from the bias,
- * 4 = add the residual, 8 = ReLU, 16 = ReLU6 (clamp).
+ * 4 = add the residual, 8 = ReLU (max with 0), 16 = then clamp at 6
+ * (ReLU6 is 8 | 16).
  * Why this tile: with a reduction this short (C = 16..64) the stores at
  * the end of a tile dominate its overhead.  direct_ukernel_dev (data in
  * L1, clang, best of 9 rounds, one build): this kernel 96.1% of the FMA
@@ -732,7 +734,7 @@ ckd_avx2_row4x16_s1(const ck_direct_ukernel_params *p) {
     }
 }
 
-/* 2x32 tile, stride-2 1x1 layers with C/g of 16-64 (the 4-block chunks of
+/* 2x32 tile, stride-2 1x1 layers with C/g <= 64 (the 4-block chunks of
  * resnet18.l2.1x1s2-like layers, conv_direct.c), whole 8-channel blocks:
  * the same row loop as the 4x16 one above, 2 pixels (64 bytes apart in
  * the input) x 4 output blocks, 8 stores a tile.  acc[j][i] in ymm(4j+i),

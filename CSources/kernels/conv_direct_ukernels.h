@@ -602,6 +602,43 @@ static inline __attribute__((always_inline)) void ckd_row_k_init(ckd_row_k *k, c
         continue;                                                                       \
     }
 
+/* The general row loops' mode tests around a tile's init and epilogue
+ * (the mode and pointers read from k at the offsets above).  INIT: BIAS
+ * loads the bias from t, ZERO clears the accumulators, LOADY loads them
+ * from y; then the tile's pointers.  EPI: RES adds the residual, MAX0 (with
+ * ymm15 = 0) and MIN6 (with ymm14 = 6) the activation. */
+#define CKD_ROW_GEN_INIT(BIAS, ZERO, LOADY)                                              \
+    "testq $2, 24(%[k])\n\t"                                                            \
+    "jz 11f\n\t"                                                                         \
+    "movq 32(%[k]), %[t]\n\t"                                                            \
+    BIAS                                                                                \
+    "jmp 13f\n"                                                                         \
+    "11:\n\t"                                                                            \
+    "testq $1, 24(%[k])\n\t"                                                            \
+    "jnz 12f\n\t"                                                                        \
+    ZERO                                                                                \
+    "jmp 13f\n"                                                                         \
+    "12:\n\t"                                                                            \
+    LOADY                                                                               \
+    "13:\n\t"                                                                            \
+    "movq %[x], %[xc]\n\t"                                                               \
+    "movq 40(%[k]), %[wc]\n\t"                                                           \
+    "movq (%[k]), %[n]\n"
+#define CKD_ROW_GEN_EPI(RES, MAX0, MIN6)                                                 \
+    "testq $4, 24(%[k])\n\t"                                                            \
+    "jz 14f\n\t"                                                                         \
+    RES                                                                                 \
+    "14:\n\t"                                                                            \
+    "testq $8, 24(%[k])\n\t"                                                            \
+    "jz 15f\n\t"                                                                         \
+    "vxorps %%ymm15, %%ymm15, %%ymm15\n\t"                                               \
+    MAX0                                                                                \
+    "testq $16, 24(%[k])\n\t"                                                           \
+    "jz 15f\n\t"                                                                         \
+    "vmovups 48(%[k]), %%ymm14\n\t"                                                      \
+    MIN6                                                                                \
+    "15:\n\t"
+
 #define CKR_J(c, J, A0, A1)                                                              \
     "vbroadcastss " #c "*4+" #J "*32(%[xc]), %%ymm14\n\t"                               \
     "vfmadd231ps %%ymm12, %%ymm14, %%ymm" #A0 "\n\t"                                    \
@@ -684,41 +721,14 @@ ckd_avx2_row4x16_s1(const ck_direct_ukernel_params *p) {
         CKD_ROW_FAST_MODES(CKR_ROW_FAST, CKR_EPI_NONE, CKR_EPI_RELU, CKR_EPI_RELU6)
         __asm__ volatile(
             "1:\n\t"
-            "testq $2, 24(%[k])\n\t"
-            "jz 11f\n\t"
-            "movq 32(%[k]), %[t]\n\t"
-            CKR_ALL(CKR_BIAS)
-            "jmp 13f\n"
-            "11:\n\t"
-            "testq $1, 24(%[k])\n\t"
-            "jnz 12f\n\t"
-            CKR_ALL(CKR_ZERO)
-            "jmp 13f\n"
-            "12:\n\t"
-            CKR_ALL(CKR_LOADY)
-            "13:\n\t"
-            "movq %[x], %[xc]\n\t"
-            "movq 40(%[k]), %[wc]\n\t"
-            "movq (%[k]), %[n]\n"
+            CKD_ROW_GEN_INIT(CKR_ALL(CKR_BIAS), CKR_ALL(CKR_ZERO), CKR_ALL(CKR_LOADY))
             "2:\n\t"
             CKR_C(0) CKR_C(1) CKR_C(2) CKR_C(3) CKR_C(4) CKR_C(5) CKR_C(6) CKR_C(7)
             "addq 8(%[k]), %[xc]\n\t"
             "addq $512, %[wc]\n\t"
             "decq %[n]\n\t"
             "jnz 2b\n\t"
-            "testq $4, 24(%[k])\n\t"
-            "jz 14f\n\t"
-            CKR_ALL(CKR_RES)
-            "14:\n\t"
-            "testq $8, 24(%[k])\n\t"
-            "jz 15f\n\t"
-            "vxorps %%ymm15, %%ymm15, %%ymm15\n\t"
-            CKR_ALL(CKR_MAX0)
-            "testq $16, 24(%[k])\n\t"
-            "jz 15f\n\t"
-            "vmovups 48(%[k]), %%ymm14\n\t"
-            CKR_ALL(CKR_MIN6)
-            "15:\n\t"
+            CKD_ROW_GEN_EPI(CKR_ALL(CKR_RES), CKR_ALL(CKR_MAX0), CKR_ALL(CKR_MIN6))
             CKR_ALL(CKR_STORE)
             "movq 16(%[k]), %[t]\n\t"
             "addq %[t], %[x]\n\t"
@@ -763,6 +773,12 @@ ckd_avx2_row4x16_s1(const ck_direct_ukernel_params *p) {
 #define CKS_MAX0(J, A, OFF) "vmaxps %%ymm15, %%ymm" #A ", %%ymm" #A "\n\t"
 #define CKS_MIN6(J, A, OFF) "vminps %%ymm14, %%ymm" #A ", %%ymm" #A "\n\t"
 #define CKS_STORE(J, A, OFF) "vmovups %%ymm" #A ", " OFF "\n\t"
+/* the general loop's bias init: the 4 blocks from t, copied for pixel 1 */
+#define CKS_BIAS_T                                                                       \
+    "vmovaps (%[t]), %%ymm0\n\t" "vmovaps 32(%[t]), %%ymm1\n\t"                          \
+    "vmovaps 64(%[t]), %%ymm2\n\t" "vmovaps 96(%[t]), %%ymm3\n\t"                        \
+    "vmovaps %%ymm0, %%ymm4\n\t" "vmovaps %%ymm1, %%ymm5\n\t"                            \
+    "vmovaps %%ymm2, %%ymm6\n\t" "vmovaps %%ymm3, %%ymm7\n\t"
 /* the residual: the same offsets from r (the y offsets with y -> r) */
 #define CKS_RES_ALL                                                                      \
     "vaddps (%[r]), %%ymm0, %%ymm0\n\t" "vaddps (%[r],%[ykb]), %%ymm1, %%ymm1\n\t"         \
@@ -821,39 +837,9 @@ ckd_avx2_row2x32_s2(const ck_direct_ukernel_params *p) {
         CKD_ROW_FAST_MODES(CKS_ROW_FAST, CKS_EPI_NONE, CKS_EPI_RELU, CKS_EPI_RELU6)
         __asm__ volatile(
             "1:\n\t"
-            "testq $2, 24(%[k])\n\t"
-            "jz 11f\n\t"
-            "movq 32(%[k]), %[t]\n\t"
-            "vmovaps (%[t]), %%ymm0\n\t" "vmovaps 32(%[t]), %%ymm1\n\t"
-            "vmovaps 64(%[t]), %%ymm2\n\t" "vmovaps 96(%[t]), %%ymm3\n\t"
-            "vmovaps %%ymm0, %%ymm4\n\t" "vmovaps %%ymm1, %%ymm5\n\t"
-            "vmovaps %%ymm2, %%ymm6\n\t" "vmovaps %%ymm3, %%ymm7\n\t"
-            "jmp 13f\n"
-            "11:\n\t"
-            "testq $1, 24(%[k])\n\t"
-            "jnz 12f\n\t"
-            CKS_ALL(CKS_ZERO)
-            "jmp 13f\n"
-            "12:\n\t"
-            CKS_ALL(CKS_LOADY)
-            "13:\n\t"
-            "movq %[x], %[xc]\n\t"
-            "movq 40(%[k]), %[wc]\n\t"
-            "movq (%[k]), %[n]\n"
+            CKD_ROW_GEN_INIT(CKS_BIAS_T, CKS_ALL(CKS_ZERO), CKS_ALL(CKS_LOADY))
             CKS_CB_LOOP
-            "testq $4, 24(%[k])\n\t"
-            "jz 14f\n\t"
-            CKS_RES_ALL
-            "14:\n\t"
-            "testq $8, 24(%[k])\n\t"
-            "jz 15f\n\t"
-            "vxorps %%ymm15, %%ymm15, %%ymm15\n\t"
-            CKS_ALL(CKS_MAX0)
-            "testq $16, 24(%[k])\n\t"
-            "jz 15f\n\t"
-            "vmovups 48(%[k]), %%ymm14\n\t"
-            CKS_ALL(CKS_MIN6)
-            "15:\n\t"
+            CKD_ROW_GEN_EPI(CKS_RES_ALL, CKS_ALL(CKS_MAX0), CKS_ALL(CKS_MIN6))
             CKS_ALL(CKS_STORE)
             "addq 16(%[k]), %[x]\n\t"
             "addq $64, %[y]\n\t"

@@ -173,9 +173,14 @@ static const ck_direct_ukernel_set *direct_tile3(int one_by_one) {
 }
 #endif
 
-static const ck_direct_ukernel_set *direct_kernels(ck_isa isa, int nbk, int one_by_one) {
+/* The kernel set of a chunk of nbk output blocks.  short_sw: the stride
+ * (1 or 2) of a 1x1 layer whose short reduction runs the row kernels
+ * (short1x1 and short2 in direct_create), else 0. */
+static const ck_direct_ukernel_set *direct_kernels(ck_isa isa, int nbk, int one_by_one, int short_sw) {
 #if defined(__x86_64__)
     if (isa == CK_ISA_AVX2_FMA) {
+        if (short_sw == 1 && nbk == 2) return &ck_f32_conv_direct_ukernel_4x16__avx2_fma;
+        if (short_sw == 2 && nbk == 4) return &ck_f32_conv_direct_ukernel_2x32__avx2_fma;
         switch (nbk) {
         case 1: return &ck_f32_conv_direct_ukernel_12x8__avx2_fma;
         case 3: return direct_tile3(one_by_one);
@@ -194,7 +199,7 @@ static const ck_direct_ukernel_set *direct_kernels(ck_isa isa, int nbk, int one_
         }
     }
 #endif
-    (void)isa; (void)nbk; (void)one_by_one;
+    (void)isa; (void)nbk; (void)one_by_one; (void)short_sw;
     return &ck_f32_conv_direct_ukernel_4x32__scalar;
 }
 
@@ -377,12 +382,7 @@ static ck_status direct_create(ck_plan *plan, const float *wts, const float *bia
         if (kb + nbk == pend) part++;
         st->chunks[st->nch].kb0 = kb;
         st->chunks[st->nch].nbk = nbk;
-        st->chunks[st->nch].ks = direct_kernels(st->isa, nbk, R * S == 1);
-#if defined(__x86_64__)
-        if (short1x1 && nbk == 2 && st->isa == CK_ISA_AVX2_FMA)
-            st->chunks[st->nch].ks = &ck_f32_conv_direct_ukernel_4x16__avx2_fma;
-        if (short2 && nbk == 4) st->chunks[st->nch].ks = &ck_f32_conv_direct_ukernel_2x32__avx2_fma;
-#endif
+        st->chunks[st->nch].ks = direct_kernels(st->isa, nbk, R * S == 1, short1x1 ? 1 : short2 ? 2 : 0);
         st->nch++;
         kb += nbk;
     }

@@ -379,7 +379,10 @@ static void sweep(void) {
      * 96 at stride 3;
      * a partial last input block (C = 13, 27); rows of 27 pixels (a 1-pixel
      * tail tile); several passes over C (C = 272); groups; 2 threads with
-     * 6,5,5 in each thread's part (K = 256); every layout */
+     * 6,5,5 in each thread's part (K = 256); every layout.  Since short2
+     * (conv_direct.c) every case here but C = 272 has C/g <= 64 and runs
+     * 4-block chunks of 2x32 tiles; the 6- and 5-block chunks of C/g > 64
+     * are swept by the 5-block sweep's second pass below */
     static const int64_t s6[][9] = {
         /* n, c, h, w, k, sh, sw, groups, threads */
         {1, 16, 8, 12, 48, 2, 2, 1, 1},   {1, 64, 56, 56, 128, 2, 2, 1, 1}, {2, 13, 9, 20, 80, 2, 2, 1, 1},
@@ -503,9 +506,9 @@ static void sweep(void) {
             tc.integer = a % 3 == 0;
             run_case(&tc);
         }
-    /* 12. stride-1 1x1 with C <= 64 and 2-block output chunks (6x16 tiles on
-     * AVX2; mobilenetv2.pw112-like): pixel counts leaving every tail modulo
-     * 6, C not a multiple of 8, K = 16 and K = 40 (a 3-block chunk, then a
+    /* 12. stride-1 1x1 with C <= 64 and 2-block output chunks (4x16 tiles on
+     * AVX2, 6x16 on NEON; mobilenetv2.pw112-like): pixel counts leaving
+     * every tail modulo 4 and 6, C not a multiple of 8, K = 16 and K = 40 (a 3-block chunk, then a
      * 2-block one), batch, every layout, residual, both thread counts; and
      * wider K with C/g of 17-64, whose blocks are all 2-block chunks (a
      * 3-block one last for odd counts): K = 64, 56 (2,2,3), 48, 104 (13

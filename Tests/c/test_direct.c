@@ -506,13 +506,13 @@ static void sweep(void) {
             tc.integer = a % 3 == 0;
             run_case(&tc);
         }
-    /* 12. stride-1 1x1 with C <= 64 and 2-block output chunks (4x16 tiles on
-     * AVX2, 6x16 on NEON; mobilenetv2.pw112-like): pixel counts leaving
-     * every tail modulo 4 and 6, C not a multiple of 8, K = 16 and K = 40 (a 3-block chunk, then a
-     * 2-block one), batch, every layout, residual, both thread counts; and
-     * wider K with C/g of 17-64, whose blocks are all 2-block chunks (a
-     * 3-block one last for odd counts): K = 64, 56 (2,2,3), 48, 104 (13
-     * blocks), 256 (resnet50.1x1expand-like) */
+    /* 12. stride-1 1x1 with C <= 64 and 2-block output chunks (4x16 tiles
+     * on AVX2, 6x16 on NEON; mobilenetv2.pw112-like): pixel counts leaving
+     * every tail modulo 4 and 6, C not a multiple of 8, K = 16 and K = 40
+     * (a 3-block chunk, then a 2-block one), batch, every layout, residual,
+     * both thread counts; and wider K with C/g of 17-64, whose blocks are
+     * all 2-block chunks (a 3-block one last for odd counts): K = 64, 56
+     * (2,2,3), 48, 104 (13 blocks), 256 (resnet50.1x1expand-like) */
     static const int64_t p5[][5] = {
         /* n, c, h, w, k */
         {1, 32, 11, 9, 16}, {2, 16, 7, 8, 16}, {1, 64, 5, 7, 16}, {1, 24, 13, 3, 16}, {1, 13, 6, 6, 16},
